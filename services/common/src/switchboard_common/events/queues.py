@@ -1,0 +1,1 @@
+"""Payloads of the queues domain (filled in by the issue that builds its service)."""
