@@ -68,8 +68,14 @@ class ValidationFailed(AppError):
     kind = ErrorKind.INVALID
     error_id = "invalid-input"
 
-    def __init__(self, message: str, *, field: str | None = None, error_id: str | None = None,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        error_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         merged = dict(details or {})
         if field is not None:
             merged.setdefault("field", field)

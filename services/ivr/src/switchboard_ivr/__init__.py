@@ -1,0 +1,1 @@
+"""Switchboard ivr service: IVR flows and their runs."""

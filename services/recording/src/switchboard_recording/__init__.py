@@ -1,0 +1,1 @@
+"""Switchboard recording service: recording policy, files, their index, retention."""

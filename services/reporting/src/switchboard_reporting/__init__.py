@@ -1,0 +1,1 @@
+"""Switchboard reporting service: CDRs, live statistics, historical reports, alerts."""

@@ -1,0 +1,4 @@
+"""Switchboard routing service.
+
+Owns queues, skills, agent availability, routing decisions, staffing maths.
+"""

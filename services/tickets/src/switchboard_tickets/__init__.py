@@ -1,0 +1,1 @@
+"""Switchboard tickets service: customers (CRM) and tickets (SLA, escalation)."""

@@ -7,6 +7,7 @@ from the bus back into an envelope, and `Envelope.payload()` into the typed mode
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, TypeVar
@@ -115,14 +116,16 @@ class Envelope(BaseModel):
             return cls.model_validate(self.data)
         except ValidationError as exc:
             raise ValidationFailed(
-                f"bad data for {self.type}", error_id="bad-event-data",
+                f"bad data for {self.type}",
+                error_id="bad-event-data",
                 details={"errors": exc.errors(include_url=False, include_context=False)},
             ) from exc
 
-    def payload_as(self, cls: type[P]) -> P:
+    def payload_as(self, cls: builtins.type[P]) -> P:
         if self.type != cls.EVENT_TYPE:
-            raise ValidationFailed(f"expected {cls.EVENT_TYPE}, got {self.type}",
-                                   error_id="unexpected-event-type")
+            raise ValidationFailed(
+                f"expected {cls.EVENT_TYPE}, got {self.type}", error_id="unexpected-event-type"
+            )
         return cls.model_validate(self.data)
 
     def encode(self) -> bytes:
@@ -141,6 +144,7 @@ def decode(raw: bytes | str) -> Envelope:
         return Envelope.model_validate(obj)
     except ValidationError as exc:
         raise ValidationFailed(
-            "event is not a valid envelope", error_id="bad-event",
+            "event is not a valid envelope",
+            error_id="bad-event",
             details={"errors": exc.errors(include_url=False, include_context=False)},
         ) from exc

@@ -1,0 +1,5 @@
+import sys
+
+from switchboard_admin.main import main
+
+sys.exit(main())

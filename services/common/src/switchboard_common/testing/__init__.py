@@ -1,0 +1,1 @@
+"""Pytest plugins for tests that need real infrastructure (PostgreSQL, the Kafka broker)."""

@@ -1,0 +1,5 @@
+import sys
+
+from switchboard_ivr.main import main
+
+sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from switchboard_recording.main import main
+
+sys.exit(main())

@@ -1,0 +1,5 @@
+"""Tables owned by the tickets service."""
+
+from sqlalchemy import MetaData
+
+metadata = MetaData()

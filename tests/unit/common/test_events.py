@@ -1,0 +1,64 @@
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from switchboard_common.errors import ValidationFailed
+from switchboard_common.events import Envelope, decode, registered_payloads
+from switchboard_common.events.calls import CallEnded, CallHeld
+from switchboard_common.events.docs import build_documents
+
+
+def test_envelope_round_trip_keeps_cloudevents_attributes() -> None:
+    payload = CallEnded(
+        call_id="c1",
+        node_id="fs1",
+        hangup_cause="NORMAL_CLEARING",
+        ended_at=datetime(2026, 1, 1, tzinfo=UTC),
+        duration_s=12.5,
+        billable_s=10,
+    )
+    event = Envelope.wrap(payload, source="switch/fs1", tenant="acme", subject="c1")
+    raw = orjson.loads(event.encode())
+    assert raw["specversion"] == "1.0"
+    assert raw["type"] == "switchboard.call.ended.v1"
+    assert raw["tenant"] == "acme"
+    assert raw["subject"] == "c1"
+    again = decode(event.encode())
+    assert again.id == event.id
+    assert again.topic == "switchboard.calls.v1"
+    assert again.payload() == payload
+
+
+@pytest.mark.parametrize("raw", [b"not json", b"[1,2]", b'{"id": "x"}'])
+def test_malformed_events_are_rejected_clearly(raw: bytes) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        decode(raw)
+    assert info.value.error_id == "bad-event"
+
+
+def test_unknown_type_and_bad_data_are_distinguished() -> None:
+    event = Envelope.wrap(CallHeld(call_id="c", node_id="n"), source="s", tenant="t")
+    unknown = event.model_copy(update={"type": "switchboard.nothing.here.v1"})
+    with pytest.raises(ValidationFailed) as info:
+        unknown.payload()
+    assert info.value.error_id == "unknown-event-type"
+    broken = event.model_copy(update={"data": {"call_id": 5}})
+    with pytest.raises(ValidationFailed) as info:
+        broken.payload()
+    assert info.value.error_id == "bad-event-data"
+
+
+def test_event_type_must_follow_the_naming_rule() -> None:
+    with pytest.raises(ValueError):
+        Envelope(id="1", source="s", type="call.ended", time=datetime.now(UTC), tenant="t", data={})
+
+
+def test_asyncapi_lists_every_registered_event_on_its_topic() -> None:
+    asyncapi, schemas = build_documents()
+    assert set(schemas) == set(registered_payloads())
+    addresses = {channel["address"] for channel in asyncapi["channels"].values()}
+    assert {cls.TOPIC for cls in registered_payloads().values()} == addresses
+    ended = schemas["switchboard.call.ended.v1"]
+    assert ended["properties"]["type"]["const"] == "switchboard.call.ended.v1"
+    assert "hangup_cause" in ended["properties"]["data"]["properties"]
