@@ -1,0 +1,1 @@
+"""Pure logic of the switch service: FreeSWITCH channel events -> Switchboard call events."""
