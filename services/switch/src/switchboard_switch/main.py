@@ -10,7 +10,8 @@ async def build(settings: SwitchSettings) -> ServiceRuntime:
     app = create_app(
         "switch",
         description=(
-            "One FreeSWITCH node's ESL link and live channel cache; call events on Kafka; gRPC CallControl."
+            "One FreeSWITCH node's ESL link and live channel cache; "
+            "call events on Kafka; gRPC CallControl."
         ),
         health_checks={"database": database_check(foundation.engine)},
         max_body_bytes=settings.max_body_bytes,
