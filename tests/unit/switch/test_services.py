@@ -2,6 +2,7 @@
 
 import asyncio
 import re
+
 import pytest
 
 from switchboard_common.errors import NotFound, PreconditionFailed, ValidationFailed
