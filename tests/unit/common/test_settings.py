@@ -41,10 +41,10 @@ def test_default_secret_refused_outside_development(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("SWITCHBOARD_ENV", "production")
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://db/x")
     with pytest.raises(ConfigurationError, match="SWITCHBOARD_INTERNAL_SECRET"):
-        load_settings(AdminSettings)
+        load_settings(RoutingSettings)
     monkeypatch.setenv("SWITCHBOARD_INTERNAL_SECRET", "a-real-secret-of-length")
     monkeypatch.setenv("SWITCHBOARD_JWT_SECRET", "another-real-secret-value")
-    assert load_settings(AdminSettings).environment == "production"
+    assert load_settings(RoutingSettings).environment == "production"
 
 
 def test_production_requires_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
