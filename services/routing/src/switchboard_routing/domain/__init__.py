@@ -1,0 +1,78 @@
+"""Pure routing domain (ACD): queue configuration, strategies, the offer cycle, staffing maths.
+
+No I/O here: adapters feed events in with the current time and act on what comes back.
+"""
+
+from switchboard_routing.domain.config import (
+    Announcements,
+    OverflowCondition,
+    OverflowRule,
+    OverflowTarget,
+    PriorityRule,
+    QueueConfig,
+    SkillRelaxationStep,
+    SkillRequirement,
+    Strategy,
+    TargetKind,
+    parse_queue_config,
+    queue_config_to_dict,
+)
+from switchboard_routing.domain.engine import RoutingEngine
+from switchboard_routing.domain.model import (
+    AgentState,
+    AgentUpdate,
+    Announcement,
+    CallLeft,
+    CallRequest,
+    Candidate,
+    EnqueueResult,
+    LeaveReason,
+    Offer,
+    OfferOutcome,
+    OfferResolution,
+    Overflow,
+    OverflowReason,
+    QueueStatus,
+    RoutingDecision,
+    SkippedAgent,
+    SkipReason,
+    TickResult,
+    WaitingCallStatus,
+)
+from switchboard_routing.domain.snapshot import EngineSnapshot
+
+__all__ = [
+    "AgentState",
+    "AgentUpdate",
+    "Announcement",
+    "Announcements",
+    "CallLeft",
+    "CallRequest",
+    "Candidate",
+    "EngineSnapshot",
+    "EnqueueResult",
+    "LeaveReason",
+    "Offer",
+    "OfferOutcome",
+    "OfferResolution",
+    "Overflow",
+    "OverflowCondition",
+    "OverflowReason",
+    "OverflowRule",
+    "OverflowTarget",
+    "PriorityRule",
+    "QueueConfig",
+    "QueueStatus",
+    "RoutingDecision",
+    "RoutingEngine",
+    "SkillRelaxationStep",
+    "SkillRequirement",
+    "SkipReason",
+    "SkippedAgent",
+    "Strategy",
+    "TargetKind",
+    "TickResult",
+    "WaitingCallStatus",
+    "parse_queue_config",
+    "queue_config_to_dict",
+]
