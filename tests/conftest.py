@@ -4,6 +4,7 @@ import pytest
 
 pytest_plugins = [
     "switchboard_common.testing.postgres",
+    "switchboard_common.testing.kafka",
 ]
 
 

@@ -1,0 +1,201 @@
+"""Simulator -> switch service -> Kafka, and CallControl over real gRPC against simulated calls."""
+
+import asyncio
+import contextlib
+import random
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+import pytest_asyncio
+
+from switchboard.callcontrol.v1 import callcontrol_pb2 as pb
+from switchboard.callcontrol.v1 import callcontrol_pb2_grpc as pb_grpc
+from switchboard_common.bus import ConsumerSettings, EventConsumer
+from switchboard_common.events import Envelope, topics
+from switchboard_common.grpc import client_channel
+from switchboard_common.runtime import ServiceRuntime
+from switchboard_common.settings import load_settings
+from switchboard_common.testing.kafka import EventCollector
+from switchboard_simulator.config import AgentEndpoint, CallerBehaviour, TenantNumber, WorldConfig
+from switchboard_simulator.simulator import Simulator, SimulatorConfig
+from switchboard_switch.esl_adapter import EslLink
+from switchboard_switch.main import build
+from switchboard_switch.settings import SwitchSettings
+
+NUMBER = "+15550100"
+
+
+@dataclass
+class Stack:
+    sim: Simulator
+    collector: EventCollector
+    stub: pb_grpc.CallControlStub
+    node_id: str
+
+    def events_of(self, call_id: str) -> list[Envelope]:
+        return [e for e in self.collector.events if e.subject == call_id]
+
+    async def wait_type(self, call_id: str, event_type: str, timeout_s: float = 15.0) -> Envelope:
+        await self.collector.wait_for(
+            lambda events: any(e.subject == call_id and e.type == event_type for e in events),
+            timeout_s,
+        )
+        return next(e for e in self.events_of(call_id) if e.type == event_type)
+
+
+async def wait_until_linked(runtime: ServiceRuntime, timeout_s: float = 10.0) -> None:
+    """Until the switch service has connected to the simulator and resynchronised."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            component = next(c for c in runtime.components if isinstance(c, EslLink))
+            if await component.healthy():
+                return
+            await asyncio.sleep(0.05)
+
+
+def world() -> WorldConfig:
+    return WorldConfig(
+        seed=random.randrange(1, 2**31),
+        numbers=[TenantNumber(number=NUMBER, tenant="acme")],
+        agents=[
+            AgentEndpoint(
+                user="1001",
+                domain="acme.example",
+                answer_delay_s=(0.2, 0.3),
+                handle_time_mean_s=600,
+            ),
+            AgentEndpoint(user="1002", domain="acme.example", outcome="busy"),
+        ],
+        callers=CallerBehaviour(patience_mean_s=600, dtmf_choices={}),
+    )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def stack(
+    kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Stack]:
+    sim = Simulator(SimulatorConfig(world=world(), esl_port=0, start_traffic=False))
+    await sim.start()
+    node_id = f"fs-{uuid.uuid4().hex[:6]}"
+    monkeypatch.setenv("SWITCHBOARD_HOME", str(tmp_path))
+    settings = load_settings(
+        SwitchSettings,
+        http_port=0,
+        grpc_port=0,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_enable_idempotence=False,
+        freeswitch_esl=f"127.0.0.1:{sim.esl_port}",
+        node_id=node_id,
+    )
+    runtime = await build(settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runtime.run(stop))
+    collector = EventCollector()
+    consumer = EventConsumer(
+        ConsumerSettings(
+            bootstrap_servers=kafka_bootstrap, group_id=f"t-{node_id}", auto_offset_reset="earliest"
+        ),
+        [topics.CALLS],
+        collector,
+    )
+    await consumer.start()
+    assert runtime.grpc_server is not None
+    for _ in range(200):
+        if (
+            runtime.grpc_server.port
+            and await runtime.app.state.__dict__.get("x", asyncio.sleep(0)) is None
+        ):
+            break
+    channel = client_channel(f"127.0.0.1:{runtime.grpc_server.port}", default_deadline_s=20)
+    try:
+        await wait_until_linked(runtime)
+        yield Stack(sim, collector, pb_grpc.CallControlStub(channel), node_id)
+    finally:
+        await channel.close()
+        await consumer.stop()
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 15)
+        await sim.stop()
+
+
+async def test_call_events_flow_and_call_control_works(stack: Stack) -> None:
+    call_id = stack.sim.place_call(NUMBER, "+15551230001")
+    arrived = await stack.wait_type(call_id, "switchboard.call.arrived.v1")
+    assert arrived.tenant == "acme"
+    assert arrived.data["node_id"] == stack.node_id
+    assert arrived.data["caller_number"] == "+15551230001"
+    ref = pb.CallRef(tenant_id="acme", call_id=call_id)
+
+    await stack.stub.Answer(ref)
+    await stack.wait_type(call_id, "switchboard.call.answered.v1")
+
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stack.stub.Hold(pb.CallRef(tenant_id="globex", call_id=call_id))
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+    busy = await stack.stub.Bridge(
+        pb.BridgeRequest(call=ref, endpoint="user/1002@acme.example", ring_timeout_s=5)
+    )
+    assert busy.outcome == pb.BRIDGE_OUTCOME_BUSY
+
+    bridged = await stack.stub.Bridge(
+        pb.BridgeRequest(
+            call=ref,
+            endpoint="user/1001@acme.example",
+            ring_timeout_s=10,
+            variables={"sb_agent": "agent-1"},
+        )
+    )
+    assert bridged.outcome == pb.BRIDGE_OUTCOME_ANSWERED
+    event = await stack.wait_type(call_id, "switchboard.call.bridged.v1")
+    assert event.data["other_call_id"] == bridged.agent_call_id
+
+    await stack.stub.Hold(ref)
+    await stack.wait_type(call_id, "switchboard.call.held.v1")
+    await stack.stub.Unhold(ref)
+    await stack.wait_type(call_id, "switchboard.call.resumed.v1")
+
+    info_reply = await stack.stub.GetCall(ref)
+    assert info_reply.other_call_id == bridged.agent_call_id
+
+    await stack.stub.Hangup(pb.HangupRequest(call=ref))
+    ended = await stack.wait_type(call_id, "switchboard.call.ended.v1")
+    assert ended.data["hangup_cause"] == "NORMAL_CLEARING"
+    assert ended.data["lost"] is False
+    order = [e.type.split(".")[2] for e in stack.events_of(call_id)]
+    assert order.index("arrived") < order.index("answered") < order.index("bridged")
+    assert order[-1] == "ended"
+
+
+async def test_unknown_call_is_not_found_and_bad_input_is_invalid(stack: Stack) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stack.stub.Answer(pb.CallRef(tenant_id="acme", call_id=str(uuid.uuid4())))
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    call_id = stack.sim.place_call(NUMBER)
+    await stack.wait_type(call_id, "switchboard.call.arrived.v1")
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stack.stub.SendDtmf(
+            pb.SendDtmfRequest(call=pb.CallRef(tenant_id="acme", call_id=call_id), digits="1;bad")
+        )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    await stack.stub.Hangup(pb.HangupRequest(call=pb.CallRef(tenant_id="acme", call_id=call_id)))
+    await stack.wait_type(call_id, "switchboard.call.ended.v1")
+
+
+async def test_simulator_restart_reports_lost_calls_as_ended(stack: Stack) -> None:
+    call_id = stack.sim.place_call(NUMBER)
+    await stack.wait_type(call_id, "switchboard.call.arrived.v1")
+    port = stack.sim.esl_port
+    await stack.sim.stop()
+    restarted = Simulator(SimulatorConfig(world=world(), esl_port=port, start_traffic=False))
+    await restarted.start()
+    try:
+        ended = await stack.wait_type(call_id, "switchboard.call.ended.v1", timeout_s=10)
+        assert ended.data["lost"] is True
+    finally:
+        stack.sim = restarted
