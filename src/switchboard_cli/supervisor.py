@@ -168,6 +168,7 @@ class Supervisor:
             return
         from switchboard_common.bus.broker import EmbeddedBroker
 
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
         self.broker = EmbeddedBroker(log_path=self.home / "logs" / "broker.log")
         self.broker.start_blocking()
         self.bootstrap = self.broker.bootstrap_servers

@@ -1,0 +1,1 @@
+"""Pure rules of the admin service: no I/O imports here."""
