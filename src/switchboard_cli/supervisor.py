@@ -206,7 +206,7 @@ class Supervisor:
                     "--agents",
                     str(self.options.agents_per_tenant),
                     "--dialplan-url",
-                    f"{env['SB_ADMIN_HTTP']}/v1/freeswitch/dialplan",
+                    self._dialplan_url(env),
                 ],
                 env=env,
                 log_path=self.home / "logs" / "simulator.log",
@@ -229,6 +229,15 @@ class Supervisor:
                     grpc_address=f"127.0.0.1:{grpc_port}",
                 )
             )
+
+    @staticmethod
+    def _dialplan_url(env: dict[str, str]) -> str:
+        """admin's mod_xml_curl endpoint, with the shared secret as basic-auth credentials."""
+        from switchboard_common.settings import DEV_SECRET
+
+        secret = env.get("SWITCHBOARD_INTERNAL_SECRET", DEV_SECRET)
+        host = env["SB_ADMIN_HTTP"].removeprefix("http://")
+        return f"http://freeswitch:{secret}@{host}/v1/freeswitch/dialplan"
 
     # ---- running --------------------------------------------------------------------------
     async def _poll_health(self, client: httpx.AsyncClient, proc: ManagedProcess) -> None:
@@ -322,7 +331,7 @@ class Supervisor:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
         started_at = time.monotonic()
-        deadline = started_at + self.options.duration if self.options.duration else None
+        deadline: float | None = None
         try:
             await asyncio.to_thread(self._start_broker)
             self._plan()
@@ -344,9 +353,12 @@ class Supervisor:
                         announced = True
                         self.out(self.table())
                         self.out(
-                            f"{self.healthy_count()}/{len(self.processes)} services healthy; "
-                            f"services.json in {self.home}; Ctrl-C stops everything"
+                            f"{self.healthy_count()}/{len(self.processes)} services healthy "
+                            f"after {now - started_at:.1f}s; services.json in {self.home}; "
+                            "Ctrl-C stops everything"
                         )
+                        if self.options.duration:
+                            deadline = now + self.options.duration
                     if deadline is not None and now >= deadline:
                         break
                     with contextlib.suppress(TimeoutError):
