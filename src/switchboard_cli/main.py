@@ -33,6 +33,13 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return result
 
 
+def cmd_tenants(args: argparse.Namespace) -> int:
+    from switchboard_admin.cli import main as tenants_main
+
+    result: int = tenants_main(args.tenant_args)
+    return result
+
+
 def cmd_event_docs(args: argparse.Namespace) -> int:
     from switchboard_common.events.docs import write_event_docs
 
@@ -98,6 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("sim_args", nargs=argparse.REMAINDER)
     sim.set_defaults(func=cmd_sim)
 
+    tenants = sub.add_parser(
+        "tenants",
+        help="onboard and manage tenants: create|list|get|suspend|resume|delete "
+        "(see `tenants --help`)",
+        add_help=False,
+    )
+    tenants.add_argument("tenant_args", nargs=argparse.REMAINDER)
+    tenants.set_defaults(func=cmd_tenants)
+
     docs = sub.add_parser("event-docs", help="write AsyncAPI + JSON Schemas of every event")
     docs.add_argument("--out", default="docs/events", help="output folder (default docs/events)")
     docs.set_defaults(func=cmd_event_docs)
@@ -108,8 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _passthrough(name: str, rest: list[str]) -> int:
+    """Sub-tools with their own argument parsers get the rest of the command line untouched."""
+    namespace = argparse.Namespace(sim_args=rest, tenant_args=rest, flow_args=rest)
+    handlers = {"sim": cmd_sim, "tenants": cmd_tenants}
+    return handlers[name](namespace)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments and arguments[0] in ("sim", "tenants"):
+        return _passthrough(arguments[0], arguments[1:])
+    args = build_parser().parse_args(arguments)
     result: int = args.func(args)
     return result
 
