@@ -333,7 +333,8 @@ class Supervisor:
         started_at = time.monotonic()
         deadline: float | None = None
         try:
-            await asyncio.to_thread(self._start_broker)
+            # On this thread: the embedded broker dies with the thread that started it.
+            self._start_broker()
             self._plan()
             for proc in self.processes:
                 proc.start()
