@@ -1,0 +1,6 @@
+"""Make the trace helpers next to these tests importable."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
