@@ -25,6 +25,8 @@ from typing import Any, TextIO
 
 import httpx
 
+from switchboard_common.settings import DEV_SECRET
+
 SERVICES: tuple[tuple[str, str, int, int], ...] = (
     ("admin", "ADMIN_", 8108, 9108),
     ("tickets", "TICKETS_", 8106, 9106),
@@ -206,7 +208,9 @@ class Supervisor:
                     "--agents",
                     str(self.options.agents_per_tenant),
                     "--dialplan-url",
-                    self._dialplan_url(env),
+                    f"{env['SB_ADMIN_HTTP']}/v1/freeswitch/dialplan",
+                    "--dialplan-secret",
+                    env.get("SWITCHBOARD_INTERNAL_SECRET", DEV_SECRET),
                 ],
                 env=env,
                 log_path=self.home / "logs" / "simulator.log",
@@ -229,15 +233,6 @@ class Supervisor:
                     grpc_address=f"127.0.0.1:{grpc_port}",
                 )
             )
-
-    @staticmethod
-    def _dialplan_url(env: dict[str, str]) -> str:
-        """admin's mod_xml_curl endpoint, with the shared secret as basic-auth credentials."""
-        from switchboard_common.settings import DEV_SECRET
-
-        secret = env.get("SWITCHBOARD_INTERNAL_SECRET", DEV_SECRET)
-        host = env["SB_ADMIN_HTTP"].removeprefix("http://")
-        return f"http://freeswitch:{secret}@{host}/v1/freeswitch/dialplan"
 
     # ---- running --------------------------------------------------------------------------
     async def _poll_health(self, client: httpx.AsyncClient, proc: ManagedProcess) -> None:
@@ -297,6 +292,9 @@ class Supervisor:
             "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
         )
 
+    def _everyone(self) -> list[ManagedProcess]:
+        return [*self.processes, *([self.simulator] if self.simulator else [])]
+
     def healthy_count(self) -> int:
         return sum(1 for proc in self.processes if proc.health == "healthy")
 
@@ -345,7 +343,7 @@ class Supervisor:
                 while not self._stop.is_set():
                     now = time.monotonic()
                     self._handle_exits(now)
-                    await asyncio.gather(*(self._poll_health(client, p) for p in self.processes))
+                    await asyncio.gather(*(self._poll_health(client, p) for p in self._everyone()))
                     self._write_services_json()
                     all_up = self.healthy_count() == len(self.processes)
                     if not announced and (
