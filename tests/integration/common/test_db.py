@@ -16,7 +16,8 @@ async def test_every_service_migrates_into_one_database_with_its_own_history(
     async with engine.connect() as connection:
         rows = await connection.execute(
             text(
-                "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'alembic_version_%'"
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_name LIKE 'alembic_version_%'"
             )
         )
         tables = {row[0] for row in rows}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -20,6 +20,8 @@ from switchboard_common.telemetry import extract_context
 log = logging.getLogger(__name__)
 
 DEFAULT_DEADLINE_S = 5.0
+
+MethodHandler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 
 def status_code_for(error: AppError) -> grpc.StatusCode:
@@ -65,9 +67,9 @@ class AppErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[MethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
+    ) -> MethodHandler:
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
