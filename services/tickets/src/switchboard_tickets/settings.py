@@ -2,6 +2,7 @@
 
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from switchboard_common.settings import ServiceSettings
@@ -13,3 +14,25 @@ class TicketsSettings(ServiceSettings):
     SERVICE: ClassVar[str] = "tickets"
     DEFAULT_HTTP_PORT: ClassVar[int] = 8106
     DEFAULT_GRPC_PORT: ClassVar[int | None] = 9106
+
+    db_role: str = Field(
+        default="switchboard_app",
+        pattern=r"^([a-z_][a-z0-9_]{0,62})?$",
+        description="PostgreSQL role every transaction switches to (SET LOCAL ROLE), so that "
+        "row-level security applies even to the tables' owner; empty: stay the login role",
+    )
+    admin_url: str = Field(
+        default="http://127.0.0.1:8108", description="admin's REST API, to verify API keys"
+    )
+    check_agents: bool = Field(
+        default=True,
+        description="refuse assignees, owners and department leads that the agent directory "
+        "(fed by admin's user events) does not know in the tenant",
+    )
+    timer_poll_interval_s: float = Field(
+        default=5.0, gt=0, le=3600, description="longest sleep of the escalation timer"
+    )
+    timer_batch_size: int = Field(default=200, ge=1, le=10_000)
+    lookup_contacts: int = Field(default=5, ge=1, le=50, description="contacts in a look-up")
+    lookup_open_tickets: int = Field(default=10, ge=1, le=100)
+    consumer_group: str = Field(default="tickets", min_length=1, max_length=200)

@@ -46,11 +46,19 @@ class TicketCursor(BaseModel):
             raise ValidationFailed(
                 "the cursor is not one this API returned", field="cursor", error_id="invalid-cursor"
             ) from exc
-        if cursor.created_at.tzinfo is None:
+        if cursor.created_at.tzinfo is None or not _utc_representable(cursor.created_at):
             raise ValidationFailed(
                 "the cursor is not one this API returned", field="cursor", error_id="invalid-cursor"
             )
         return cursor
+
+
+def _utc_representable(value: datetime) -> bool:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 class TicketSearchQuery(BaseModel):
@@ -106,7 +114,10 @@ class TicketSearchQuery(BaseModel):
             return None
         if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
             raise ValueError("must be timezone-aware")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range once in UTC") from None
 
     @model_validator(mode="after")
     def _coherent(self) -> TicketSearchQuery:
