@@ -1,0 +1,144 @@
+"""What cti keeps of other services' configuration: tenants (slug, cti policy) and queues
+(name, wrap-up timer), fed by config events and persisted, so a restart needs no replay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from switchboard_common.errors import NotFound, ValidationFailed
+from switchboard_cti.domain.policy import TenantPolicy
+from switchboard_cti.repository import CtiRepository
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    queue_id: str
+    name: str
+    wrap_up_s: float
+    version: int
+
+
+class UnknownQueue(NotFound):
+    error_id = "no-such-queue"
+
+
+class Directory:
+    def __init__(self, repository: CtiRepository) -> None:
+        self._repository = repository
+        self._policies: dict[str, TenantPolicy] = {}
+        self._slugs: dict[str, str] = {}
+        self._queues: dict[str, dict[str, QueueInfo]] = {}
+
+    async def load(self) -> None:
+        for row in await self._repository.load_tenants():
+            if row["slug"]:
+                self._slugs[row["slug"]] = row["tenant_id"]
+            if row["policy"]:
+                self._policies[row["tenant_id"]] = TenantPolicy.model_validate(row["policy"])
+        for row in await self._repository.load_queues():
+            self._queues.setdefault(row["tenant_id"], {})[row["queue_id"]] = QueueInfo(
+                row["queue_id"], row["name"], float(row["wrap_up_s"]), int(row["version"])
+            )
+
+    # ---- tenants --------------------------------------------------------------------------
+
+    def policy(self, tenant_id: str) -> TenantPolicy:
+        return self._policies.get(tenant_id) or TenantPolicy()
+
+    async def set_policy(self, tenant_id: str, document: dict[str, Any]) -> TenantPolicy:
+        try:
+            policy = TenantPolicy.model_validate(document)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            field = ".".join(str(part) for part in first.get("loc", ())) or "policy"
+            raise ValidationFailed(
+                f"{field}: {first.get('msg', 'invalid')}", field=field, error_id="invalid-policy"
+            ) from None
+        async with self._repository.transaction() as connection:
+            await self._repository.save_tenant(
+                connection,
+                tenant_id,
+                slug=self.slug_of(tenant_id),
+                policy=policy.model_dump(mode="json"),
+            )
+        self._policies[tenant_id] = policy
+        return policy
+
+    def slug_of(self, tenant_id: str) -> str | None:
+        return next((slug for slug, tid in self._slugs.items() if tid == tenant_id), None)
+
+    def tenant_for(self, slug_or_id: str) -> str:
+        """The tenant id of a slug seen in admin's events, else the value itself."""
+        return self._slugs.get(slug_or_id, slug_or_id)
+
+    async def tenant_seen(self, tenant_id: str, slug: str) -> None:
+        if self._slugs.get(slug) == tenant_id:
+            return
+        self._slugs[slug] = tenant_id
+        policy = self._policies.get(tenant_id)
+        async with self._repository.transaction() as connection:
+            await self._repository.save_tenant(
+                connection,
+                tenant_id,
+                slug=slug,
+                policy=policy.model_dump(mode="json") if policy else None,
+            )
+
+    async def tenant_deleted(self, tenant_id: str) -> None:
+        self._policies.pop(tenant_id, None)
+        self._queues.pop(tenant_id, None)
+        for slug in [s for s, t in self._slugs.items() if t == tenant_id]:
+            del self._slugs[slug]
+        async with self._repository.transaction() as connection:
+            await self._repository.delete_tenant(connection, tenant_id)
+
+    # ---- queues ---------------------------------------------------------------------------
+
+    def queue(self, tenant_id: str, queue_id: str) -> QueueInfo | None:
+        return self._queues.get(tenant_id, {}).get(queue_id)
+
+    def require_queue(self, tenant_id: str, queue_id: str) -> QueueInfo:
+        info = self.queue(tenant_id, queue_id)
+        if info is None:
+            raise UnknownQueue(
+                f"no queue {queue_id}", details={"field": "target", "queue_id": queue_id}
+            )
+        return info
+
+    def queues(self, tenant_id: str) -> list[QueueInfo]:
+        return sorted(self._queues.get(tenant_id, {}).values(), key=lambda q: q.queue_id)
+
+    def queue_names(self, tenant_id: str) -> dict[str, str]:
+        return {q.queue_id: q.name for q in self.queues(tenant_id)}
+
+    def wrap_up_s(self, tenant_id: str, queue_id: str | None) -> float:
+        info = self.queue(tenant_id, queue_id) if queue_id else None
+        if info is not None:
+            return info.wrap_up_s
+        return self.policy(tenant_id).default_wrap_up_s
+
+    async def queue_changed(self, tenant_id: str, queue_id: str, version: int, config: Any) -> None:
+        known = self.queue(tenant_id, queue_id)
+        if known is not None and known.version > version:
+            return
+        name = str(config.get("name") or queue_id) if isinstance(config, dict) else queue_id
+        wrap = config.get("wrap_up_seconds", 0.0) if isinstance(config, dict) else 0.0
+        info = QueueInfo(queue_id, name, float(wrap or 0.0), version)
+        async with self._repository.transaction() as connection:
+            await self._repository.save_queue(
+                connection,
+                tenant_id,
+                queue_id,
+                name=info.name,
+                wrap_up_s=info.wrap_up_s,
+                version=version,
+            )
+        self._queues.setdefault(tenant_id, {})[queue_id] = info
+
+    async def queue_deleted(self, tenant_id: str, queue_id: str) -> None:
+        self._queues.get(tenant_id, {}).pop(queue_id, None)
+        async with self._repository.transaction() as connection:
+            await self._repository.delete_queue(connection, tenant_id, queue_id)
