@@ -22,7 +22,7 @@ run: setup ## run every service on this machine
 lint: setup ## ruff + mypy --strict on the library and services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy services/common/src src/switchboard_cli $(wildcard services/*/src/switchboard_*/domain)
+	$(VENV)/bin/mypy services/*/src src/switchboard_cli
 
 test-unit: setup
 	$(VENV)/bin/pytest tests/unit -q $(PYTEST_ARGS)

@@ -176,3 +176,35 @@ async def test_resync_ends_calls_that_vanished_and_looks_up_new_tenants() -> Non
     assert ended == 1
     assert sink.events[-1].payload.lost is True  # type: ignore[attr-defined]
     assert service.tracker.channels["B"].tenant == "globex"
+
+
+async def test_refused_digits_are_reported_not_taken_for_silence() -> None:
+    service, freeswitch, _ = make()
+    task = asyncio.create_task(
+        service.play_and_get_digits(
+            "acme",
+            "A",
+            min_digits=1,
+            max_digits=1,
+            tries=1,
+            timeout_ms=3000,
+            terminators="#",
+            prompt="ivr/menu.wav",
+            invalid_prompt="",
+            regex="[12]",
+            digit_timeout_ms=0,
+        )
+    )
+    await asyncio.sleep(0.01)
+    event_uuid = freeswitch.executions[0][3]
+    service.on_esl_event(
+        "CHANNEL_EXECUTE_COMPLETE",
+        {
+            "Unique-ID": "A",
+            "Application-UUID": event_uuid,
+            "variable_sb_digits": "",
+            "variable_sb_digits_invalid": "7",
+        },
+    )
+    result = await task
+    assert (result.digits, result.timed_out) == ("7", False)

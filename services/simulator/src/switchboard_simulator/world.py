@@ -796,6 +796,7 @@ class World:
 
             valid = re.fullmatch(collect.regex, digits) is not None
         channel.set_var(collect.variable, digits if valid else "")
+        channel.set_var(f"{collect.variable}_invalid", "" if valid else digits)
         channel.set_var("read_result", "success" if valid else "failure")
         pending.timer = None
         self._complete_app(channel, pending, "_none_")

@@ -347,7 +347,11 @@ class SwitchService:
         if result is None:
             return DigitsResult("", timed_out=True)
         digits = result.get(f"variable_{variable}", "")
-        return DigitsResult(digits, timed_out=not digits)
+        if digits:
+            return DigitsResult(digits, timed_out=False)
+        # FreeSWITCH keeps refused input in `<var>_invalid`: a wrong key is not silence.
+        refused = result.get(f"variable_{variable}_invalid", "")
+        return DigitsResult(refused, timed_out=not refused)
 
     async def originate(
         self,

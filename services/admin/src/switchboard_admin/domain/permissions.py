@@ -41,6 +41,7 @@ PERMISSIONS: dict[str, str] = {
     "recordings:write": "change the recording policy, delete recordings",
     "tickets:read": "read tickets",
     "tickets:write": "create and update tickets",
+    "tickets:configure": "configure ticket categories, departments and SLA policies",
     "customers:read": "read customer records",
     "customers:write": "create and update customer records",
     "reports:read": "wallboards, historical reports and CDRs",
