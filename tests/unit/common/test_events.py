@@ -1,4 +1,5 @@
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 import pytest
@@ -6,7 +7,7 @@ import pytest
 from switchboard_common.errors import ValidationFailed
 from switchboard_common.events import Envelope, decode, registered_payloads
 from switchboard_common.events.calls import CallEnded, CallHeld
-from switchboard_common.events.docs import build_documents
+from switchboard_common.events.docs import build_documents, write_event_docs
 
 
 def test_envelope_round_trip_keeps_cloudevents_attributes() -> None:
@@ -62,3 +63,16 @@ def test_asyncapi_lists_every_registered_event_on_its_topic() -> None:
     ended = schemas["switchboard.call.ended.v1"]
     assert ended["properties"]["type"]["const"] == "switchboard.call.ended.v1"
     assert "hangup_cause" in ended["properties"]["data"]["properties"]
+
+
+def test_committed_event_docs_are_up_to_date(tmp_path: Path) -> None:
+    """docs/events is the BI team's contract: `make event-docs` must have been run."""
+    committed = Path(__file__).resolve().parents[3] / "docs" / "events"
+    write_event_docs(tmp_path)
+    fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    stored = sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
+    assert fresh == stored, "run `make event-docs`"
+    for relative in fresh:
+        assert (tmp_path / relative).read_text() == (committed / relative).read_text(), (
+            f"{relative} is stale: run `make event-docs`"
+        )

@@ -8,37 +8,14 @@ that records the change (so a committed change is never without its event).
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from switchboard_common.events import Envelope, EventPayload, register, topics
-from switchboard_common.events.agents import AgentStateChanged
+from switchboard_common.events import Envelope, EventPayload
+from switchboard_common.events.agents import AgentStateChanged, AgentWrapUpCompleted
 from switchboard_common.events.queues import CallEnqueued
 from switchboard_common.outbox import Outbox
 
 SOURCE = "switchboard/cti"
-
-
-@register
-class AgentWrapUpCompleted(EventPayload):
-    """An agent filed the wrap-up of a call.
-
-    Belongs with the agent payloads in `switchboard_common.events.agents`; it lives here until
-    it moves there (this module is its only publisher)."""
-
-    EVENT_TYPE = "switchboard.agent.wrap_up_completed.v1"
-    TOPIC = topics.AGENTS
-    DESCRIPTION = "An agent filed the disposition (and notes) of a call after it ended."
-
-    agent_id: str = Field(min_length=1, max_length=128)
-    call_id: str | None = None
-    queue_id: str | None = None
-    disposition: str = Field(min_length=1, max_length=40)
-    notes: str = Field(default="", max_length=4000)
-    wrap_up_s: float = Field(ge=0, description="time spent in wrap-up")
-    completed_at: datetime
 
 
 class AgentNotifier:

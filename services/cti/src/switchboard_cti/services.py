@@ -24,7 +24,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from switchboard_common.errors import AppError, Forbidden, NotFound, ValidationFailed
-from switchboard_common.events.agents import AgentSkill, AgentState, AgentStateChanged
+from switchboard_common.events.agents import (
+    AgentSkill,
+    AgentState,
+    AgentStateChanged,
+    AgentWrapUpCompleted,
+)
 from switchboard_common.events.calls import CallArrived, CallDtmf
 from switchboard_common.events.ivr import IvrNodeEntered, IvrStarted
 from switchboard_common.events.queues import CallEnqueued, CallOffered, CallOfferFailed
@@ -39,7 +44,7 @@ from switchboard_cti.domain.context import CallContext, CallContexts, IvrStep, b
 from switchboard_cti.domain.states import AgentStatus, StateChange
 from switchboard_cti.domain.supervision import queue_summaries
 from switchboard_cti.hub import AgentKey, Connection, SessionHub
-from switchboard_cti.notifier import AgentNotifier, AgentWrapUpCompleted
+from switchboard_cti.notifier import AgentNotifier
 from switchboard_cti.repository import AuditEntry, CtiRepository
 from switchboard_cti.tickets import TicketCreator
 

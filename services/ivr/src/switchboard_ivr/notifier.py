@@ -18,19 +18,18 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
 from opentelemetry import context as otel_context
-from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard_common.bus.producer import RecordPublisher
 from switchboard_common.bus.records import Delivery, OutgoingRecord, record_for
 from switchboard_common.errors import AppError
-from switchboard_common.events import Envelope, EventPayload, register, topics
+from switchboard_common.events import Envelope, EventPayload
 from switchboard_common.events.ivr import (
     CallbackRequested,
+    FlowPublished,
     IvrCompleted,
     SurveyCompleted,
     VoicemailLeft,
@@ -41,27 +40,6 @@ log = logging.getLogger(__name__)
 
 SOURCE = "switchboard/ivr"
 _TRACE_CACHE_SIZE = 4096
-
-
-@register
-class FlowPublished(EventPayload):
-    """Announced when a flow version starts taking calls (publish or rollback).
-
-    Belongs with the other IVR payloads in `switchboard_common.events.ivr`; it lives here
-    until it moves there (the import in this module is the only reference).
-    """
-
-    EVENT_TYPE = "switchboard.ivr.flow_published.v1"
-    TOPIC = topics.CONFIG
-    DESCRIPTION = "A flow version was published (or rolled back to) and now takes calls."
-
-    flow_id: str
-    version: int = Field(ge=1)
-    previous_version: int | None = Field(default=None, description="the version it replaces")
-    action: Literal["published", "rolled_back"]
-    name: str = ""
-    published_at: datetime
-    published_by: str = Field(description="user or API key that published it")
 
 
 @dataclass

@@ -40,6 +40,7 @@ from switchboard_common.events.config import (
     TenantUpdated,
 )
 from switchboard_common.events.envelope import EventPayload
+from switchboard_common.events.ivr import FlowPublished
 from switchboard_common.events.queues import QueueCallAnswered
 from switchboard_ivr.callcontrol import CallControl, CallRef
 from switchboard_ivr.domain import (
@@ -64,7 +65,7 @@ from switchboard_ivr.domain import (
 )
 from switchboard_ivr.domain.simulate import HttpStub as DomainHttpStub
 from switchboard_ivr.domain.validation import flow_problems
-from switchboard_ivr.notifier import Announcer, FlowNotifier, FlowPublished, IvrStats
+from switchboard_ivr.notifier import Announcer, FlowNotifier, IvrStats
 from switchboard_ivr.repository import (
     BlacklistRecord,
     IvrRepository,

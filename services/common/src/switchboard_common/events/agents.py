@@ -49,3 +49,20 @@ class AgentStateChanged(EventPayload):
     skills: list[AgentSkill] = Field(default_factory=list)
     queues: list[str] = Field(default_factory=list, description="ids of the queues served")
     changed_at: datetime
+
+
+@register
+class AgentWrapUpCompleted(EventPayload):
+    """An agent filed the wrap-up of a call."""
+
+    EVENT_TYPE = "switchboard.agent.wrap_up_completed.v1"
+    TOPIC = topics.AGENTS
+    DESCRIPTION = "An agent filed the disposition (and notes) of a call after it ended."
+
+    agent_id: str = Field(min_length=1, max_length=128)
+    call_id: str | None = None
+    queue_id: str | None = None
+    disposition: str = Field(min_length=1, max_length=40)
+    notes: str = Field(default="", max_length=4000)
+    wrap_up_s: float = Field(ge=0, description="time spent in wrap-up")
+    completed_at: datetime

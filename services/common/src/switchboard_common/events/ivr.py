@@ -126,3 +126,20 @@ class CallbackRequested(_IvrEvent):
     caller_number: str
     queue_id: str | None = Field(default=None, description="queue that should place the call")
     requested_at: datetime
+
+
+@register
+class FlowPublished(EventPayload):
+    """Announced when a flow version starts taking calls (publish or rollback)."""
+
+    EVENT_TYPE = "switchboard.ivr.flow_published.v1"
+    TOPIC = topics.CONFIG
+    DESCRIPTION = "A flow version was published (or rolled back to) and now takes calls."
+
+    flow_id: str
+    version: int = Field(ge=1)
+    previous_version: int | None = Field(default=None, description="the version it replaces")
+    action: Literal["published", "rolled_back"]
+    name: str = ""
+    published_at: datetime
+    published_by: str = Field(description="user or API key that published it")
