@@ -40,6 +40,13 @@ def cmd_tenants(args: argparse.Namespace) -> int:
     return result
 
 
+def cmd_flows(args: argparse.Namespace) -> int:
+    from switchboard_ivr.cli import main as flows_main
+
+    result: int = flows_main(args.flow_args)
+    return result
+
+
 def cmd_event_docs(args: argparse.Namespace) -> int:
     from switchboard_common.events.docs import write_event_docs
 
@@ -114,6 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
     tenants.add_argument("tenant_args", nargs=argparse.REMAINDER)
     tenants.set_defaults(func=cmd_tenants)
 
+    flows = sub.add_parser(
+        "flows",
+        help="IVR flow tools, e.g. `flows simulate FLOW_FILE --caller ... --dtmf 1` "
+        "(see `flows --help`)",
+        add_help=False,
+    )
+    flows.add_argument("flow_args", nargs=argparse.REMAINDER)
+    flows.set_defaults(func=cmd_flows)
+
     docs = sub.add_parser("event-docs", help="write AsyncAPI + JSON Schemas of every event")
     docs.add_argument("--out", default="docs/events", help="output folder (default docs/events)")
     docs.set_defaults(func=cmd_event_docs)
@@ -127,13 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _passthrough(name: str, rest: list[str]) -> int:
     """Sub-tools with their own argument parsers get the rest of the command line untouched."""
     namespace = argparse.Namespace(sim_args=rest, tenant_args=rest, flow_args=rest)
-    handlers = {"sim": cmd_sim, "tenants": cmd_tenants}
+    handlers = {"sim": cmd_sim, "tenants": cmd_tenants, "flows": cmd_flows}
     return handlers[name](namespace)
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
-    if arguments and arguments[0] in ("sim", "tenants"):
+    if arguments and arguments[0] in ("sim", "tenants", "flows"):
         return _passthrough(arguments[0], arguments[1:])
     args = build_parser().parse_args(arguments)
     result: int = args.func(args)
