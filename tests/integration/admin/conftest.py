@@ -1,13 +1,18 @@
 """Fixtures of the admin integration tests: one migrated PostgreSQL database per session,
 the admin app built in-process, and a client that knows how to onboard tenants."""
 
+import asyncio
+import socket
+import threading
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from switchboard_admin.main import AdminApp, create_admin_app
 from switchboard_admin.settings import AdminSettings
@@ -144,3 +149,52 @@ async def api(admin_app: AdminApp) -> AsyncIterator[AdminClient]:
     transport = httpx.ASGITransport(app=admin_app.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://admin.test") as client:
         yield AdminClient(client)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_admin(admin_settings: AdminSettings) -> Iterator[str]:
+    """Admin on 127.0.0.1:<free port>, in a thread with its own event loop and engine."""
+    port = free_port()
+    holder: dict[str, uvicorn.Server] = {}
+    failure: list[BaseException] = []
+
+    def serve() -> None:
+        async def run() -> None:
+            engine = db.create_engine(admin_settings.effective_database_url, pool_size=4)
+            admin = create_admin_app(admin_settings, engine)
+            config = uvicorn.Config(
+                admin.app,
+                host="127.0.0.1",
+                port=port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+            )
+            server = uvicorn.Server(config)
+            holder["server"] = server
+            try:
+                await server.serve()
+            finally:
+                await engine.dispose()
+
+        try:
+            asyncio.run(run())
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=serve, name="live-admin", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not (holder.get("server") and holder["server"].started):
+        assert not failure, failure
+        assert time.monotonic() < deadline, "admin did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    holder["server"].should_exit = True
+    thread.join(timeout=10)

@@ -1,83 +1,27 @@
 """Admin served by uvicorn on a loopback port: the `switchboard tenants` CLI, another
 service's API-key verifier, and schemathesis fuzzing of the whole OpenAPI document."""
 
-import asyncio
-import socket
-import threading
-import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
 from switchboard_admin.cli import main as tenants_cli
-from switchboard_admin.main import create_admin_app
-from switchboard_admin.settings import AdminSettings
-from switchboard_common import db
 from switchboard_common.auth import HttpApiKeyVerifier
 from switchboard_common.errors import Unavailable
+
+from .conftest import free_port
 
 OPERATOR_TOKEN = "integration-operator-token-0123456789"
 INTERNAL_SECRET = "integration-internal-secret-0123456789"
 CREDENTIAL_HEADERS = {"authorization", "x-api-key", "x-switchboard-internal-secret"}
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def live_admin(admin_settings: AdminSettings) -> Iterator[str]:
-    """Admin on 127.0.0.1:<free port>, in a thread with its own event loop and engine."""
-    port = free_port()
-    holder: dict[str, uvicorn.Server] = {}
-    failure: list[BaseException] = []
-
-    def serve() -> None:
-        async def run() -> None:
-            engine = db.create_engine(admin_settings.effective_database_url, pool_size=4)
-            admin = create_admin_app(admin_settings, engine)
-            config = uvicorn.Config(
-                admin.app,
-                host="127.0.0.1",
-                port=port,
-                log_config=None,
-                access_log=False,
-                lifespan="off",
-            )
-            server = uvicorn.Server(config)
-            holder["server"] = server
-            try:
-                await server.serve()
-            finally:
-                await engine.dispose()
-
-        try:
-            asyncio.run(run())
-        except BaseException as exc:
-            failure.append(exc)
-
-    thread = threading.Thread(target=serve, name="live-admin", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not (holder.get("server") and holder["server"].started):
-        assert not failure, failure
-        assert time.monotonic() < deadline, "admin did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    holder["server"].should_exit = True
-    thread.join(timeout=10)
 
 
 def test_cli_creates_lists_suspends_resumes_and_deletes_tenants(
