@@ -1,7 +1,8 @@
 """Kafka handlers of the ivr service: decode the event, call the service.
 
 - `CallEventsHandler` (topics calls and queues): call.arrived starts a run; call.ended,
-  call.unbridged, call.dtmf and queue.call_answered reach the run of that call.
+  call.unbridged, call.dtmf and queue.call_answered reach the run of that call;
+  queue.call_overflowed sends a call ivr handed over to its overflow target.
 - `ConfigEventsHandler` (topic config): admin's numbers, calendars and tenants.
 
 Events of other types on those topics are skipped without decoding their data.
@@ -21,11 +22,19 @@ from switchboard_common.events.config import (
     TenantSuspended,
     TenantUpdated,
 )
-from switchboard_common.events.queues import QueueCallAnswered
+from switchboard_common.events.queues import CallOverflowed, QueueCallAnswered
 from switchboard_ivr.services import CallsService, ConfigService
 
 CALL_EVENT_TYPES = frozenset(
-    cls.EVENT_TYPE for cls in (CallArrived, CallEnded, CallUnbridged, CallDtmf, QueueCallAnswered)
+    cls.EVENT_TYPE
+    for cls in (
+        CallArrived,
+        CallEnded,
+        CallUnbridged,
+        CallDtmf,
+        QueueCallAnswered,
+        CallOverflowed,
+    )
 )
 CONFIG_EVENT_TYPES = frozenset(
     cls.EVENT_TYPE
@@ -61,6 +70,8 @@ class CallEventsHandler:
             self._calls.dtmf(tenant, payload)
         elif isinstance(payload, QueueCallAnswered):
             self._calls.queue_call_answered(tenant, payload)
+        elif isinstance(payload, CallOverflowed):
+            await self._calls.call_overflowed(tenant, envelope.id, payload)
 
 
 class ConfigEventsHandler:

@@ -12,6 +12,9 @@ Whatever happens, the call ends cleanly:
 - any unexpected error plays an apology and hangs up (or transfers to the tenant's error
   number) and announces `ivr.completed` with exit reason `error`;
 - stopping the service does the same for calls still in the IVR.
+
+A run handed over to routing ends quietly when routing overflows the call out of its queue
+(`leave_queue`); the service then starts a continuation run for the overflow target.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal, Protocol, TypeVar
 
 from switchboard_common.events import EventPayload
-from switchboard_common.events.ivr import IvrCompleted, IvrNodeEntered
+from switchboard_common.events.ivr import IvrCompleted, IvrNodeEntered, IvrStarted
 from switchboard_common.events.queues import CallEnqueued, SkillRequirement
 from switchboard_ivr.callcontrol import CallControl, CallGone, CallRef, DigitsRequest
 from switchboard_ivr.domain import (
@@ -102,6 +105,10 @@ class CallSetup:
     context: CallContext
     interpreter: Interpreter
     caller_number: str = ""
+    continuation: bool = False
+    """The call's IVR part started earlier (an overflow leg): no second `ivr.started`."""
+    overflow_kind: Literal["voicemail", "callback", "external"] | None = None
+    """Set on an overflow leg: its `ivr.completed` says which overflow target ended the call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +127,10 @@ class RunView:
 
 class _Gone(Exception):
     """The caller left while an effect was being performed."""
+
+
+class _LeftQueue:
+    """Routing overflowed the call away while the run waited for its agent."""
 
 
 @dataclass(slots=True)
@@ -165,6 +176,7 @@ class CallRun:
         self._gone: asyncio.Future[None] | None = None
         self._operation: asyncio.Future[Any] | None = None
         self._agent_done: asyncio.Future[str | None] | None = None
+        self._left_queue: asyncio.Future[None] | None = None
         self._stop_recording: asyncio.Event | None = None
         self._completed_phases: set[str] = set()
         self._nodes_entered = 0
@@ -198,6 +210,14 @@ class CallRun:
         done = self._agent_future()
         if not done.done():
             done.set_result(agent_id or self.agent_id)
+
+    def leave_queue(self) -> None:
+        """Routing sent the call to an overflow target: a run waiting for the agent ends
+        without a word (the continuation run speaks to the caller)."""
+        if self._left_queue is None:
+            self._left_queue = asyncio.get_running_loop().create_future()
+        if not self._left_queue.done():
+            self._left_queue.set_result(None)
 
     def dtmf(self, digit: str) -> None:
         """A key pressed outside digit collection: `#` ends a voicemail recording."""
@@ -247,6 +267,8 @@ class CallRun:
         """Run the flow to its end; never raises except when cancelled."""
         try:
             step = self._interpreter.start(self.setup.flow, self.setup.context, self._clock())
+            if self.setup.continuation:
+                step = _without_start(step)
             await self._drive(step)
         except asyncio.CancelledError:
             if self._aborting:
@@ -268,10 +290,13 @@ class CallRun:
                 return
             answer = performed.answer
             if step.state.status == "handed_over":
-                answer = await self._wait_for_agent()
-                if answer is None:
+                after_queue = await self._wait_for_agent()
+                if isinstance(after_queue, _LeftQueue):
+                    return
+                if after_queue is None:
                     self._took(self._interpreter.resume(step.state, CallerHungUp(), self._clock()))
                     return
+                answer = after_queue
             if answer is None:
                 raise RuntimeError(f"nothing answers a run waiting for {step.waiting_for}")
             step = self._interpreter.resume(step.state, answer, self._clock())
@@ -344,6 +369,9 @@ class CallRun:
             self._nodes_entered += 1
         elif isinstance(payload, IvrCompleted):
             self._completed_phases.add(payload.phase)
+            kind = self.setup.overflow_kind
+            if kind is not None and payload.exit_reason not in ("caller_hung_up", "error"):
+                payload = payload.model_copy(update={"exit_reason": f"overflow_{kind}"})
         self._announcer.announce(self.tenant_id, payload, subject=self.call_id)
 
     def _heard(self, items: Sequence[PlaybackItem]) -> None:
@@ -453,11 +481,15 @@ class CallRun:
             if not await self._guarded(self._control.exists(self.call)):
                 self.caller_hung_up()
 
-    async def _wait_for_agent(self) -> AgentCallEnded | None:
-        """While routing has the call: the agent's call ends (post-call) or the caller leaves."""
+    async def _wait_for_agent(self) -> AgentCallEnded | _LeftQueue | None:
+        """While routing has the call: the agent's call ends (post-call), routing overflows
+        the call elsewhere, or the caller leaves (None)."""
         done = self._agent_future()
         gone = self._gone_future()
-        waiters: set[asyncio.Future[Any]] = {done, gone}
+        if self._left_queue is None:
+            self._left_queue = asyncio.get_running_loop().create_future()
+        left = self._left_queue
+        waiters: set[asyncio.Future[Any]] = {done, gone, left}
         while True:
             await asyncio.wait(
                 waiters,
@@ -466,6 +498,8 @@ class CallRun:
             )
             if gone.done():
                 return None
+            if left.done():
+                return _LeftQueue()
             if done.done():
                 return AgentCallEnded(done.result())
             await self._check_alive()
@@ -573,6 +607,16 @@ def _vip_level(value: object) -> int:
     if isinstance(value, int | float) and value > 0 and float(value).is_integer():
         return int(value)
     return 0
+
+
+def _without_start(step: Step) -> Step:
+    """The step without its `ivr.started` announcement."""
+    effects = tuple(
+        effect
+        for effect in step.effects
+        if not (isinstance(effect, EmitEvent) and isinstance(effect.payload, IvrStarted))
+    )
+    return replace(step, effects=effects)
 
 
 def _rewound(state: RunState, effects: Sequence[Effect], performed: int) -> RunState:

@@ -19,7 +19,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -40,12 +40,13 @@ from switchboard_common.events.config import (
     TenantUpdated,
 )
 from switchboard_common.events.envelope import EventPayload
-from switchboard_common.events.ivr import FlowPublished
-from switchboard_common.events.queues import QueueCallAnswered
+from switchboard_common.events.ivr import FlowPublished, IvrCompleted
+from switchboard_common.events.queues import CallOverflowed, QueueCallAnswered
 from switchboard_ivr.callcontrol import CallControl, CallRef
 from switchboard_ivr.domain import (
     CalendarPort,
     CallContext,
+    EmitEvent,
     Flow,
     FlowHistory,
     FlowVersion,
@@ -66,6 +67,7 @@ from switchboard_ivr.domain import (
 from switchboard_ivr.domain.simulate import HttpStub as DomainHttpStub
 from switchboard_ivr.domain.validation import flow_problems
 from switchboard_ivr.notifier import Announcer, FlowNotifier, IvrStats
+from switchboard_ivr.overflow import HANDLED_BY_IVR, OverflowOptions, overflow_flow
 from switchboard_ivr.repository import (
     BlacklistRecord,
     IvrRepository,
@@ -852,6 +854,10 @@ class _CallEntry:
     tenant_id: str
     since: float
     run: CallRun | None = None
+    setup: CallSetup | None = None
+    """How the call's run was set up: an overflow leg continues from it."""
+    options: RunOptions | None = None
+    overflowed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -865,6 +871,17 @@ class CallsOptions:
     stale_arrival_s: float = 30.0
     max_arrival_age_s: float = 600.0
     crm_timeout_s: float = 1.0
+    overflow: OverflowOptions = field(default_factory=OverflowOptions)
+    overflow_events_remembered: int = 10_000
+
+
+def _handed_over(run: CallRun) -> CallRun | None:
+    """A finished run: None when it ended by handing the call to routing (the call is held
+    without a run), else the run itself."""
+    outcome = run.state.outcome if run.state is not None else None
+    if not run.hung_up and outcome is not None and outcome.exit_reason == "queued":
+        return None
+    return run
 
 
 class CallsService:
@@ -896,6 +913,7 @@ class CallsService:
         self._by_tenant: dict[str, set[str]] = {}
         self._agents: dict[str, str] = {}
         self._side_tasks: set[asyncio.Task[None]] = set()
+        self._overflow_events: OrderedDict[str, None] = OrderedDict()
 
     # ------------------------------------------------------------------ queries
 
@@ -1003,26 +1021,33 @@ class CallsService:
                 turn_away(call, admission.effects, control=self._control, announcer=self._announcer)
             )
             return None
-        run = CallRun(
-            CallSetup(call, route.flow, context, config.interpreter()),
-            control=self._control,
-            announcer=self._announcer,
-            webhooks=self._webhooks,
-            options=RunOptions(
-                voicemail_path_template=self._options.voicemail_path_template,
-                transfer_dial_template=self._options.transfer_dial_template,
-                apology_files=config.apology_files(self._options.apology_sound),
-                error_transfer_to=config.error_transfer_to,
-                liveness_interval_s=self._options.liveness_interval_s,
-                shutdown_grace_s=self._options.shutdown_grace_s,
-            ),
-            clock=self._clock,
+        setup = CallSetup(call, route.flow, context, config.interpreter())
+        options = RunOptions(
+            voicemail_path_template=self._options.voicemail_path_template,
+            transfer_dial_template=self._options.transfer_dial_template,
+            apology_files=config.apology_files(self._options.apology_sound),
+            error_transfer_to=config.error_transfer_to,
+            liveness_interval_s=self._options.liveness_interval_s,
+            shutdown_grace_s=self._options.shutdown_grace_s,
         )
-        self._calls[event.call_id] = _CallEntry(tenant_id, self._monotonic(), run)
+        run = self._new_run(setup, options)
+        self._calls[event.call_id] = _CallEntry(
+            tenant_id, self._monotonic(), run, setup=setup, options=options
+        )
         self._by_tenant.setdefault(tenant_id, set()).add(event.call_id)
         self.stats.runs_started += 1
         run.start(self._run_done)
         return run
+
+    def _new_run(self, setup: CallSetup, options: RunOptions) -> CallRun:
+        return CallRun(
+            setup,
+            control=self._control,
+            announcer=self._announcer,
+            webhooks=self._webhooks,
+            options=options,
+            clock=self._clock,
+        )
 
     async def _stale(self, call: CallRef, event: CallArrived) -> bool:
         """An arrival read late (consumer lag, a new consumer group reading the topic from
@@ -1055,8 +1080,7 @@ class CallsService:
         entry = self._calls.get(run.call_id)
         if entry is None or entry.run is not run:
             return
-        outcome = run.state.outcome if run.state is not None else None
-        if not run.hung_up and outcome is not None and outcome.exit_reason == "queued":
+        if _handed_over(run) is None:
             entry.run = None
             entry.since = self._monotonic()
             return
@@ -1103,6 +1127,100 @@ class CallsService:
             self._agents[event.call_id] = event.agent_id
             if entry.run is not None:
                 entry.run.agent_id = event.agent_id
+
+    async def call_overflowed(
+        self, tenant_id: str, event_id: str, event: CallOverflowed
+    ) -> CallRun | None:
+        """Carry a call routing overflowed out of its queue to its voicemail, callback or
+        external target (see `overflow`). Only for calls ivr handed over and still holds;
+        once per event id and once per call; a call already gone is left alone. Returns the
+        overflow run, if one started."""
+        if event_id in self._overflow_events:
+            return None
+        self._remember_overflow(event_id)
+        entry = self._entry(tenant_id, event.call_id)
+        if entry is None or entry.overflowed or event.target_kind not in HANDLED_BY_IVR:
+            return None
+        held = entry.run
+        setup, options = entry.setup, entry.options
+        if setup is None or options is None or (held is not None and held.status != "handed_over"):
+            log.warning("call %s overflowed while ivr does not hold it: ignored", event.call_id)
+            return None
+        entry.overflowed = True
+        if not await self._still_there(setup.call):
+            if held is None:
+                self._forget(event.call_id)
+            else:
+                held.caller_hung_up()
+            return None
+        if held is not None:
+            held.leave_queue()
+        try:
+            flow = overflow_flow(
+                setup.flow,
+                event,
+                caller_number=setup.context.caller_number,
+                options=self._options.overflow,
+            )
+        except Exception as exc:
+            log.error("call %s: cannot carry out its overflow: %s", event.call_id, exc)
+            entry.run = None
+            self._side(self._refuse_overflow(setup, options, event))
+            return None
+        overflow_kind = event.target_kind if event.target_kind != "queue" else None
+        run = self._new_run(
+            replace(setup, flow=flow, continuation=True, overflow_kind=overflow_kind), options
+        )
+        entry.run = run
+        entry.since = self._monotonic()
+        run.start(self._run_done)
+        log.info(
+            "call %s overflowed from queue %s (%s) to %s %s",
+            event.call_id,
+            event.queue_id,
+            event.reason,
+            event.target_kind,
+            event.target,
+        )
+        return run
+
+    def _remember_overflow(self, event_id: str) -> None:
+        self._overflow_events[event_id] = None
+        while len(self._overflow_events) > self._options.overflow_events_remembered:
+            self._overflow_events.popitem(last=False)
+
+    async def _still_there(self, call: CallRef) -> bool:
+        """False only when the switch says the call is gone (a failed check counts as alive:
+        the run finds out itself)."""
+        try:
+            return await self._control.exists(call)
+        except Exception as exc:
+            log.warning("call %s: cannot check it before its overflow: %s", call.call_id, exc)
+            return True
+
+    async def _refuse_overflow(
+        self, setup: CallSetup, options: RunOptions, event: CallOverflowed
+    ) -> None:
+        """An overflow target ivr cannot carry out: apology, hang-up, `ivr.completed` error."""
+        completed = IvrCompleted(
+            call_id=event.call_id,
+            flow_id=setup.flow.id,
+            flow_version=setup.context.flow_version,
+            exit_reason="error",
+            last_node=None,
+            hangup_cause=ERROR_CAUSE,
+            nodes_visited=0,
+            completed_at=self._clock(),
+        )
+        effects = (
+            apology(options.apology_files, setup.context.language),
+            Hangup(ERROR_CAUSE),
+            EmitEvent(completed),
+        )
+        try:
+            await turn_away(setup.call, effects, control=self._control, announcer=self._announcer)
+        finally:
+            self._forget(event.call_id)
 
     def dtmf(self, tenant_id: str, event: CallDtmf) -> None:
         entry = self._entry(tenant_id, event.call_id)

@@ -23,8 +23,13 @@ IvrExitReason = Literal[
     "rejected",
     "over_quota",
     "error",
+    "overflow_voicemail",
+    "overflow_callback",
+    "overflow_external",
 ]
 """Why an IVR run (or its post-call part) ended.
+
+`overflow_*`: the caller's queue overflowed and the call ended at that overflow target.
 
 `rejected`: a blacklist node refused the caller; `over_quota`: the tenant's concurrent-call
 quota was full on arrival; `error`: the run could not go on (missing node, runaway loop).
