@@ -5,6 +5,10 @@ the FreeSWITCH simulator (unless `FREESWITCH_ESL` is set), then each service wit
 its environment; it polls `/health`, restarts a crashed service with backoff, writes
 `$SWITCHBOARD_HOME/services.json`, and stops everything in reverse order on Ctrl-C or after
 `--duration` seconds, ending with one `summary: key=value ...` line.
+
+Once every service is healthy it provisions the demo world (`switchboard_cli.demo`) so that
+the simulator's calls travel the whole call path; the summary adds the IVR's and routing's
+figures from their `GET /v1/internal/stats` (0 when a figure is missing).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from switchboard_cli.demo import provision_demo, simulator_world_args
 from switchboard_common.settings import DEV_SECRET
 
 SERVICES: tuple[tuple[str, str, int, int], ...] = (
@@ -39,6 +44,12 @@ SERVICES: tuple[tuple[str, str, int, int], ...] = (
 )
 
 RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+DEMO_ENV: dict[str, str] = {
+    "IVR_PROMPT_FALLBACK_TEMPLATE": "ivr/{language}/{prompt}.wav",
+    "CTI_SYNTHETIC_DIRECTORY_WAIT_S": "120",
+}
+"""Settings the demo needs in every child (an environment variable already set wins)."""
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -162,6 +173,9 @@ class Supervisor:
         env["PYTHONUNBUFFERED"] = "1"
         if self.broker is not None:
             env["KAFKA_ENABLE_IDEMPOTENCE"] = "false"
+        for name, value in DEMO_ENV.items():
+            env.setdefault(name, value)
+        env.setdefault("CTI_SYNTHETIC_AGENTS", str(self.options.agents_per_tenant))
         return env
 
     def _start_broker(self) -> None:
@@ -205,8 +219,7 @@ class Supervisor:
                     str(self.options.seed),
                     "--call-rate",
                     str(self.options.call_rate),
-                    "--agents",
-                    str(self.options.agents_per_tenant),
+                    *simulator_world_args(self.options.agents_per_tenant),
                     "--dialplan-url",
                     f"{env['SB_ADMIN_HTTP']}/v1/freeswitch/dialplan",
                     "--dialplan-secret",
@@ -308,6 +321,37 @@ class Supervisor:
                 return stats if isinstance(stats, dict) else {}
         return {}
 
+    async def _internal_stats(self, client: httpx.AsyncClient, name: str) -> dict[str, Any]:
+        """A service's `GET /v1/internal/stats`; empty when it has none or is not up."""
+        proc = next((p for p in self.processes if p.name == name), None)
+        if proc is None or proc.http_url is None or proc.exited():
+            return {}
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            response = await client.get(f"{proc.http_url}/v1/internal/stats", timeout=2.0)
+            if response.status_code == 200:
+                stats = response.json()
+                return stats if isinstance(stats, dict) else {}
+        return {}
+
+    async def _provision_demo(self, client: httpx.AsyncClient) -> None:
+        """Set up the demo world once everything is healthy; failures are logged, not raised."""
+        urls = {proc.name: proc.http_url for proc in self.processes if proc.http_url}
+        token = os.environ.get("ADMIN_OPERATOR_TOKEN", DEV_SECRET)
+        try:
+            report = await provision_demo(
+                client,
+                urls,
+                self.home,
+                operator_token=token,
+                agents_per_tenant=self.options.agents_per_tenant,
+                log=self.out,
+            )
+        except Exception as exc:  # the demo must never take `up` down
+            self.out(f"demo: provisioning stopped: {type(exc).__name__}: {exc}")
+            return
+        verdict = "ready" if report.ok else f"{len(report.failures)} step(s) failed"
+        self.out(f"demo: {report.done} provisioning steps done; {verdict}")
+
     async def summary(self, client: httpx.AsyncClient) -> str:
         figures: dict[str, Any] = {
             "services_healthy": f"{self.healthy_count()}/{len(self.processes)}",
@@ -317,6 +361,11 @@ class Supervisor:
         if stats:
             figures["calls_placed"] = stats.get("calls_placed", 0)
             figures["calls_ended"] = stats.get("calls_ended", 0)
+        ivr = await self._internal_stats(client, "ivr")
+        for key in ("ivr_completed", "surveys", "voicemails"):
+            figures[key] = _count(ivr.get(key))
+        routing = await self._internal_stats(client, "routing")
+        figures["calls_answered_by_agents"] = _count(routing.get("calls_answered"))
         return "summary: " + " ".join(f"{key}={value}" for key, value in figures.items())
 
     def request_stop(self) -> None:
@@ -358,6 +407,8 @@ class Supervisor:
                         )
                         if self.options.duration:
                             deadline = now + self.options.duration
+                        if all_up:
+                            await self._provision_demo(client)
                     if deadline is not None and now >= deadline:
                         break
                     with contextlib.suppress(TimeoutError):
@@ -383,3 +434,8 @@ class Supervisor:
             self.broker.stop()
         with contextlib.suppress(OSError):
             self._write_services_json()
+
+
+def _count(value: Any) -> int:
+    """A figure from a stats answer; 0 when missing or not a number."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0

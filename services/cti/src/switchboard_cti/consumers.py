@@ -45,6 +45,7 @@ CONFIG_TYPES = frozenset(
         cfg.UserCreated,
         cfg.UserUpdated,
         cfg.UserDeleted,
+        cfg.SkillChanged,
         q.QueueConfigChanged,
         q.QueueDeleted,
     )
@@ -120,14 +121,21 @@ class ConfigEventsHandler:
                     display_name=payload.display_name,
                     extension=payload.extension,
                     skills=[
-                        (name, min(100, max(1, level * SKILL_SCALE)))
-                        for name, level in payload.skills.items()
+                        (
+                            self._directory.skill_name(tenant, skill_id),
+                            min(100, max(1, level * SKILL_SCALE)),
+                        )
+                        for skill_id, level in payload.skills.items()
                     ],
                 )
             else:
                 await self._agents.forget(tenant, payload.user_id)
         elif isinstance(payload, cfg.UserDeleted):
             await self._agents.forget(tenant, payload.user_id)
+        elif isinstance(payload, cfg.SkillChanged):
+            self._directory.skill_changed(
+                tenant, payload.skill_id, payload.name, deleted=payload.change == "deleted"
+            )
         elif isinstance(payload, q.QueueConfigChanged):
             await self._directory.queue_changed(
                 tenant, payload.queue_id, payload.version, payload.config

@@ -31,6 +31,7 @@ class Directory:
         self._policies: dict[str, TenantPolicy] = {}
         self._slugs: dict[str, str] = {}
         self._queues: dict[str, dict[str, QueueInfo]] = {}
+        self._skill_names: dict[str, dict[str, str]] = {}
 
     async def load(self) -> None:
         for row in await self._repository.load_tenants():
@@ -90,10 +91,24 @@ class Directory:
     async def tenant_deleted(self, tenant_id: str) -> None:
         self._policies.pop(tenant_id, None)
         self._queues.pop(tenant_id, None)
+        self._skill_names.pop(tenant_id, None)
         for slug in [s for s, t in self._slugs.items() if t == tenant_id]:
             del self._slugs[slug]
         async with self._repository.transaction() as connection:
             await self._repository.delete_tenant(connection, tenant_id)
+
+    # ---- skills ---------------------------------------------------------------------------
+
+    def skill_changed(self, tenant_id: str, skill_id: str, name: str, *, deleted: bool) -> None:
+        names = self._skill_names.setdefault(tenant_id, {})
+        if deleted:
+            names.pop(skill_id, None)
+        else:
+            names[skill_id] = name
+
+    def skill_name(self, tenant_id: str, skill_id: str) -> str:
+        """The name of one of admin's skills (routing matches skills by name), else its id."""
+        return self._skill_names.get(tenant_id, {}).get(skill_id, skill_id)
 
     # ---- queues ---------------------------------------------------------------------------
 

@@ -90,6 +90,13 @@ class CtiSettings(ServiceSettings):
         default=(2.0, 6.0), description="range of the synthetic agents' wrap-up time"
     )
     synthetic_seed: int = 1
+    synthetic_directory_wait_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=3600,
+        description="how long synthetic agents wait for admin's events to name each synthetic "
+        "tenant and its agent users before starting (0: start at once)",
+    )
 
     @model_validator(mode="before")
     @classmethod

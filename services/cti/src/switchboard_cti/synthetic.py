@@ -214,7 +214,7 @@ class SyntheticAgents:
         rng = random.Random(self._settings.synthetic_seed)
         behaviour = Behaviour(wrap_up_s=self._settings.synthetic_talk_wrap_s)
         for slug in self._settings.synthetic_tenants:
-            tenant_id = self._agents.directory.tenant_for(slug)
+            tenant_id = await self._await_directory(slug)
             for agent_id in await self._pick_agents(tenant_id):
                 self.members.append(
                     SyntheticAgent(
@@ -227,6 +227,23 @@ class SyntheticAgents:
                 )
         log.info("%d synthetic agents starting", len(self.members))
         await asyncio.gather(*(member.run(self._stop) for member in self.members))
+
+    async def _await_directory(self, slug: str) -> str:
+        """The tenant id of `slug` once admin's events named the tenant and announced its agent
+        users, or what is known after `synthetic_directory_wait_s` (the demo's tenants may be
+        provisioned after this process starts)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.synthetic_directory_wait_s
+        while True:
+            tenant_id = self._agents.directory.tenant_for(slug)
+            known = [r for r in self._agents.agents(tenant_id) if r.extension]
+            named = tenant_id != slug or bool(known)
+            if named and len(known) >= self._settings.synthetic_agents:
+                return tenant_id
+            if self._stop.is_set() or loop.time() >= deadline:
+                return tenant_id
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 0.5)
 
     async def _pick_agents(self, tenant_id: str) -> list[str]:
         wanted = self._settings.synthetic_agents
