@@ -33,12 +33,14 @@ from switchboard_common.runtime import (
 )
 from switchboard_tickets import models
 from switchboard_tickets.api import ApiServices, build_router
+from switchboard_tickets.cache_sync import ChangeListener, LookupCacheWarmer
 from switchboard_tickets.consumers import (
     contact_history_consumer,
     phone_index_consumer,
     phone_index_group,
 )
 from switchboard_tickets.grpc_server import SERVICE_NAME, CustomerLookupServicer
+from switchboard_tickets.lookup_cache import LookupCache
 from switchboard_tickets.notifier import TicketsNotifier
 from switchboard_tickets.phone_index import PhoneIndex
 from switchboard_tickets.repository import TicketsStore
@@ -76,6 +78,9 @@ class TicketsApp:
     app: FastAPI
     store: TicketsStore
     index: PhoneIndex
+    cache: LookupCache
+    cache_listener: ChangeListener
+    cache_warmer: LookupCacheWarmer
     outbox: Outbox
     customers: CustomersService
     tickets: TicketsService
@@ -111,8 +116,21 @@ def assemble(
     tenant_settings = TenantSettingsReader()
     processed = SqlProcessedEvents(engine, models.processed_events)
     check_agents = settings.check_agents
+    cache = LookupCache(
+        max_entries=settings.lookup_cache_entries,
+        max_bytes=settings.lookup_cache_bytes,
+        ttl_s=settings.lookup_cache_ttl_s,
+    )
     customers = CustomersService(
-        store, notifier, index, tenant_settings, clock=clock, check_agents=check_agents
+        store,
+        notifier,
+        index,
+        tenant_settings,
+        clock=clock,
+        check_agents=check_agents,
+        cache=cache,
+        fill_open_tickets=settings.lookup_open_tickets,
+        fill_contacts=settings.lookup_contacts,
     )
     tickets = TicketsService(
         store, notifier, tenant_settings, customers, clock=clock, check_agents=check_agents
@@ -154,7 +172,9 @@ def assemble(
         health_checks={"database": database_check(engine), "phone_index": index_ready},
         max_body_bytes=settings.max_body_bytes,
     )
-    components: list[Component] = [PhoneIndexWarmer(customers)]
+    cache_listener = ChangeListener(engine, cache)
+    cache_warmer = LookupCacheWarmer(customers, settings.lookup_cache_warm)
+    components: list[Component] = [PhoneIndexWarmer(customers), cache_listener, cache_warmer]
     if authenticator is None:
         api_keys = HttpApiKeyVerifier(settings.admin_url, settings.internal_secret)
         components.append(api_keys)
@@ -188,6 +208,9 @@ def assemble(
         app=app,
         store=store,
         index=index,
+        cache=cache,
+        cache_listener=cache_listener,
+        cache_warmer=cache_warmer,
         outbox=outbox,
         customers=customers,
         tickets=tickets,

@@ -194,6 +194,46 @@ def _snapshot_of(row: Mapping[str, Any]) -> CustomerSnapshot:
     )
 
 
+CHANGES_CHANNEL = "switchboard_tickets_customers"
+"""PostgreSQL NOTIFY channel of committed customer changes: "<tenant> <id>,<id>... [numbers]"
+(the last word when the transaction changed phone numbers)."""
+ChangeCallback = Callable[[str, frozenset[str], bool], None]
+_NOTIFY_BYTES = 7_000
+
+
+async def announce_changes(
+    session: AsyncSession, tenant_id: str, ids: Iterable[str], *, numbers: bool = False
+) -> None:
+    """NOTIFY the customers a transaction touched; delivered to listeners only if it
+    commits (PostgreSQL sends notifications at commit)."""
+    batch: list[str] = []
+    length = 0
+    for customer_id in sorted(ids):
+        if batch and length + len(customer_id) + 1 > _NOTIFY_BYTES:
+            await _notify(session, tenant_id, batch, numbers=numbers)
+            batch, length = [], 0
+        batch.append(customer_id)
+        length += len(customer_id) + 1
+    if batch:
+        await _notify(session, tenant_id, batch, numbers=numbers)
+
+
+async def _notify(session: AsyncSession, tenant_id: str, ids: list[str], *, numbers: bool) -> None:
+    payload = f"{tenant_id} {','.join(ids)}" + (" numbers" if numbers else "")
+    await session.execute(sa.select(sa.func.pg_notify(CHANGES_CHANNEL, payload)))
+
+
+def parse_changes(payload: str) -> tuple[str, list[str], bool] | None:
+    """(tenant, customer ids, numbers changed) of a notification, None if malformed."""
+    words = payload.split(" ")
+    if len(words) not in (2, 3) or (len(words) == 3 and words[2] != "numbers"):
+        return None
+    customer_ids = [c for c in words[1].split(",") if c]
+    if not words[0] or not customer_ids:
+        return None
+    return words[0], customer_ids, len(words) == 3
+
+
 class TicketsStore:
     """Opens the tickets service's transactions."""
 
@@ -204,6 +244,12 @@ class TicketsStore:
         self._sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(engine)
         self._role = role
         self.postgres = engine.dialect.name == "postgresql"
+        self._change_listeners: list[ChangeCallback] = []
+
+    def on_customers_changed(self, listener: ChangeCallback) -> None:
+        """Call `listener(tenant, customer ids, numbers changed)` after each commit that
+        touched customers (their record, numbers, tickets or contact history)."""
+        self._change_listeners.append(listener)
 
     async def customer_snapshot(
         self, tenant_id: str, customer_id: str, *, open_tickets: int, contacts: int
@@ -253,8 +299,15 @@ class TicketsStore:
                 await self._scope(session, tenant_id)
                 repository = TicketsRepository(session, tenant_id, postgres=self.postgres)
                 yield repository
+                touched = frozenset(repository.touched_customers)
+                numbers = repository.numbers_changed
+                if touched and self.postgres:
+                    await announce_changes(session, tenant_id, touched, numbers=numbers)
             for callback in repository.committed_callbacks:
                 callback()
+            if touched:
+                for listener in self._change_listeners:
+                    listener(tenant_id, touched, numbers)
 
     @asynccontextmanager
     async def platform(self) -> AsyncIterator[PlatformRepository]:
@@ -411,6 +464,12 @@ class TicketsRepository:
         self.tenant_id = tenant_id
         self.postgres = postgres
         self.committed_callbacks: list[Callable[[], None]] = []
+        self.touched_customers: set[str] = set()
+        self.numbers_changed = False
+
+    def touch_customers(self, *customer_ids: str | None) -> None:
+        """Note customers whose look-up this transaction changes (announced at commit)."""
+        self.touched_customers.update(c for c in customer_ids if c is not None)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self.committed_callbacks.append(callback)
@@ -680,6 +739,7 @@ class TicketsRepository:
         return _customer(row) if row else None
 
     async def insert_customer(self, record: CustomerRecord) -> None:
+        self.touch_customers(record.id)
         await self.session.execute(sa.insert(m.customers).values(**_customer_values(record)))
         await self._write_phones(record)
 
@@ -689,6 +749,7 @@ class TicketsRepository:
         values.pop("id")
         values.pop("tenant_id")
         values.pop("created_at")
+        self.touch_customers(record.id)
         result = await self.session.execute(
             sa.update(t)
             .where(
@@ -710,6 +771,7 @@ class TicketsRepository:
         return True
 
     async def _write_phones(self, record: CustomerRecord) -> None:
+        self.numbers_changed = True
         rows = [
             {
                 "tenant_id": self.tenant_id,
@@ -724,6 +786,8 @@ class TicketsRepository:
             await self.session.execute(sa.insert(m.customer_phones), rows)
 
     async def delete_customer(self, customer_id: str) -> None:
+        self.touch_customers(customer_id)
+        self.numbers_changed = True
         t = m.customers
         await self.session.execute(
             sa.delete(t).where(t.c.tenant_id == self.tenant_id, t.c.id == customer_id)
@@ -805,6 +869,7 @@ class TicketsRepository:
 
     async def move_customer_data(self, *, from_id: str, to_id: str, at: datetime) -> None:
         """After a merge: notes, contact history and tickets follow the survivor."""
+        self.touch_customers(from_id, to_id)
         for table in (m.customer_notes, m.contacts):
             await self.session.execute(
                 sa.update(table)
@@ -817,6 +882,7 @@ class TicketsRepository:
         self, *, from_id: str, to_id: str | None, at: datetime
     ) -> list[str]:
         """Point the customer's tickets at `to_id` (None: detach them); their ids."""
+        self.touch_customers(from_id, to_id)
         t = m.tickets
         result = await self.session.execute(
             sa.update(t)
@@ -878,6 +944,7 @@ class TicketsRepository:
         caller_number: str | None,
         updated_at: datetime,
     ) -> None:
+        self.touch_customers(customer_id)
         t = m.contacts
         await self.session.execute(
             sa.update(t)
@@ -893,6 +960,7 @@ class TicketsRepository:
 
     async def attach_call_surveys(self, call_id: str, customer_id: str) -> None:
         """Surveys of a call that came before the caller was known join the customer."""
+        self.touch_customers(customer_id)
         t = m.contacts
         await self.session.execute(
             sa.update(t)
@@ -909,6 +977,7 @@ class TicketsRepository:
         """Record an entry once per (kind, ref); False if it existed. `customer_id` (None:
         not known yet, e.g. a survey of a call whose caller is not resolved) is stored
         instead of the entry's own."""
+        self.touch_customers(customer_id)
         t = m.contacts
         result = await self.session.execute(
             _insert_ignoring(self.postgres, t, ["tenant_id", "kind", "ref"]).values(
@@ -963,6 +1032,7 @@ class TicketsRepository:
         return _ticket(row) if row else None
 
     async def insert_ticket(self, ticket: Ticket, *, next_wakeup_at: datetime | None) -> None:
+        self.touch_customers(ticket.customer_id)
         await self.session.execute(
             sa.insert(m.tickets).values(**_ticket_values(ticket), next_wakeup_at=next_wakeup_at)
         )
@@ -974,6 +1044,7 @@ class TicketsRepository:
         values = _ticket_values(ticket)
         for name in ("id", "tenant_id", "sequence", "number", "created_at"):
             values.pop(name)
+        self.touch_customers(ticket.customer_id)
         result = await self.session.execute(
             sa.update(t)
             .where(
@@ -1284,6 +1355,19 @@ class PlatformRepository:
         if value is None:
             return None
         return m.UtcDateTime().process_result_value(value, self.session.get_bind().dialect)
+
+    async def recently_active_customers(self, limit: int) -> list[tuple[str, str]]:
+        """(tenant, customer id) of the customers with the latest contacts, latest first."""
+        t = m.contacts
+        latest = sa.func.max(t.c.at)
+        rows = await self.session.execute(
+            sa.select(t.c.tenant_id, t.c.customer_id)
+            .where(t.c.customer_id.is_not(None))
+            .group_by(t.c.tenant_id, t.c.customer_id)
+            .order_by(latest.desc())
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in rows]
 
     async def phone_owners(
         self, *, chunk: int = 20_000

@@ -20,7 +20,15 @@ from switchboard_common.events.calls import CallArrived, CallEnded, CallRecordin
 from switchboard_common.events.config import UserCreated, UserDeleted, UserUpdated
 from switchboard_common.events.ivr import SurveyCompleted, VoicemailLeft
 from switchboard_common.events.queues import CallAbandoned, CallEnqueued, QueueCallAnswered
-from switchboard_common.events.tickets import CustomerCreated, CustomerMerged
+from switchboard_common.events.tickets import (
+    CustomerCreated,
+    CustomerMerged,
+    TicketAssigned,
+    TicketClosed,
+    TicketCreated,
+    TicketResolved,
+    TicketStatusChanged,
+)
 from switchboard_tickets.domain import (
     CustomerDraft,
     CustomFieldDefinition,
@@ -50,11 +58,13 @@ from switchboard_tickets.domain import (
     update_details,
 )
 from switchboard_tickets.domain._validation import parse_model
+from switchboard_tickets.lookup_cache import CachedCustomer, LookupCache
 from switchboard_tickets.notifier import TicketsNotifier
 from switchboard_tickets.phone_index import PhoneIndex
 from switchboard_tickets.repository import (
     CustomerFilter,
     CustomerRecord,
+    CustomerSnapshot,
     OpenTicketRow,
     TicketsRepository,
     TicketsStore,
@@ -490,8 +500,58 @@ def _nearest_due(row: OpenTicketRow) -> datetime | None:
     return min(dues, default=None)
 
 
+def cached_customer(
+    snapshot: CustomerSnapshot, *, open_ticket_limit: int, contact_limit: int
+) -> CachedCustomer:
+    """What the look-up cache keeps of a customer read from the database."""
+    record = snapshot.record
+    customer = record.customer
+    return CachedCustomer(
+        card=CustomerCard(
+            id=customer.id,
+            name=customer.name,
+            company=record.company,
+            lifecycle=record.lifecycle,
+            vip_level=customer.vip_level,
+            owner_agent_id=customer.owner_agent_id,
+            tags=customer.tags,
+        ),
+        phones=frozenset(customer.phones),
+        open_tickets=tuple(
+            OpenTicketSummary(
+                id=row.id,
+                number=row.number,
+                subject=row.subject,
+                status=TicketStatus(row.status),
+                priority=Priority(row.priority),
+                due_at=_nearest_due(row),
+            )
+            for row in snapshot.open_tickets
+        ),
+        contacts=tuple(snapshot.contacts),
+        open_ticket_limit=open_ticket_limit,
+        contact_limit=contact_limit,
+    )
+
+
+def _answer(
+    number: str, entry: CachedCustomer, *, open_tickets: int, contacts: int
+) -> CustomerLookup:
+    """The look-up's reply from an entry (parts already validated: built unchecked)."""
+    return CustomerLookup.model_construct(
+        phone_number=number,
+        found=True,
+        customer=entry.card,
+        open_tickets=list(entry.open_tickets[:open_tickets]),
+        recent_contacts=list(entry.contacts[:contacts]),
+    )
+
+
 class CustomersService:
-    """The CRM: customers, their numbers (with the in-process index), notes, history, merge."""
+    """The CRM: customers, their numbers (with the in-process index), notes, history, merge.
+
+    Look-ups are answered from the in-process `LookupCache` when it holds the customer;
+    the store tells it (after commit) which customers each transaction touched."""
 
     def __init__(
         self,
@@ -502,6 +562,9 @@ class CustomersService:
         *,
         clock: Clock = utc_now,
         check_agents: bool = True,
+        cache: LookupCache | None = None,
+        fill_open_tickets: int = 10,
+        fill_contacts: int = 5,
     ) -> None:
         self._store = store
         self._notifier = notifier
@@ -509,6 +572,61 @@ class CustomersService:
         self._settings = settings
         self._clock = clock
         self._check_agents = check_agents
+        self.cache = (
+            cache if cache is not None else LookupCache(max_entries=0, max_bytes=0, ttl_s=1.0)
+        )
+        self._fill_open_tickets = fill_open_tickets
+        self._fill_contacts = fill_contacts
+        store.on_customers_changed(self.cache.apply_change)
+
+    # the look-up cache
+
+    async def _fill(
+        self, tenant_id: str, customer_id: str, *, open_tickets: int, contacts: int
+    ) -> CachedCustomer | None:
+        """Read a customer for the cache (at least the configured limits) and keep it."""
+        ticket_limit = max(open_tickets, self._fill_open_tickets)
+        contact_limit = max(contacts, self._fill_contacts)
+        epoch = self.cache.epoch()
+        snapshot = await self._store.customer_snapshot(
+            tenant_id, customer_id, open_tickets=ticket_limit, contacts=contact_limit
+        )
+        if snapshot is None:
+            return None
+        entry = cached_customer(
+            snapshot, open_ticket_limit=ticket_limit, contact_limit=contact_limit
+        )
+        self.cache.put(tenant_id, entry, epoch=epoch)
+        return entry
+
+    async def warm_cache(self, limit: int) -> int:
+        """Fill the cache with the `limit` customers most recently in contact; how many."""
+        if limit <= 0 or not self.cache.enabled:
+            return 0
+        async with self._store.platform() as platform:
+            recent = await platform.recently_active_customers(limit)
+        count = 0
+        for tenant_id, customer_id in recent:
+            if self.cache.get(tenant_id, customer_id) is None:
+                entry = await self._fill(
+                    tenant_id,
+                    customer_id,
+                    open_tickets=self._fill_open_tickets,
+                    contacts=self._fill_contacts,
+                )
+                count += entry is not None
+        return count
+
+    def forget_customers(self, tenant_id: str, customer_ids: Iterable[str]) -> None:
+        """Another instance changed these customers: drop them from the cache."""
+        self.cache.invalidate(tenant_id, customer_ids)
+
+    async def forget_ticket_customer(self, tenant_id: str, ticket_id: str) -> None:
+        """Another instance changed a ticket: drop its customer from the cache."""
+        async with self._store.tenant(tenant_id) as repo:
+            ticket = await repo.ticket(ticket_id)
+        if ticket is not None and ticket.customer_id is not None:
+            self.cache.invalidate(tenant_id, [ticket.customer_id])
 
     # the phone-number index
 
@@ -589,49 +707,31 @@ class CustomersService:
             async with self._store.tenant(tenant_id) as repo:
                 number = await self.normalize_number(repo, raw_number)
         limits = {"open_tickets": open_tickets, "contacts": contacts}
-        snapshot = None
+        entry = None
         cached = self._index.get(tenant_id, number)
         if cached is not None:
-            snapshot = await self._store.customer_snapshot(tenant_id, cached, **limits)
-            if snapshot is None or number not in snapshot.record.customer.phones:
+            entry = self.cache.get(tenant_id, cached)
+            if entry is not None and number in entry.phones and entry.covers(**limits):
+                return _answer(number, entry, **limits)
+            entry = await self._fill(tenant_id, cached, **limits)
+            if entry is None or number not in entry.phones:
                 self._index.forget(tenant_id, number)
-                snapshot = None
-        if snapshot is None:
+                entry = None
+        elif self.cache.is_unknown(tenant_id, number):
+            return CustomerLookup(phone_number=number, found=False)
+        if entry is None:
+            generation = self.cache.unknown_generation(tenant_id)
             async with self._store.tenant(tenant_id) as repo:
                 owners = await repo.phone_owners([number])
             self._index.apply(tenant_id, [number], owners)
             owner = owners.get(number)
-            if owner is not None:
-                snapshot = await self._store.customer_snapshot(tenant_id, owner, **limits)
-        if snapshot is None:
+            if owner is None:
+                self.cache.put_unknown(tenant_id, number, generation=generation)
+            else:
+                entry = await self._fill(tenant_id, owner, **limits)
+        if entry is None:
             return CustomerLookup(phone_number=number, found=False)
-        record = snapshot.record
-        customer = record.customer
-        return CustomerLookup(
-            phone_number=number,
-            found=True,
-            customer=CustomerCard(
-                id=customer.id,
-                name=customer.name,
-                company=record.company,
-                lifecycle=record.lifecycle,
-                vip_level=customer.vip_level,
-                owner_agent_id=customer.owner_agent_id,
-                tags=customer.tags,
-            ),
-            open_tickets=[
-                OpenTicketSummary(
-                    id=row.id,
-                    number=row.number,
-                    subject=row.subject,
-                    status=TicketStatus(row.status),
-                    priority=Priority(row.priority),
-                    due_at=_nearest_due(row),
-                )
-                for row in snapshot.open_tickets
-            ],
-            recent_contacts=list(snapshot.contacts),
-        )
+        return _answer(number, entry, **limits)
 
     # customers
 
@@ -988,6 +1088,7 @@ class TicketsService:
         """Store a change (if any), announce it, and move the ticket's wake-up time."""
         if after is before:
             return
+        repo.touch_customers(before.customer_id)
         fired = await repo.fired_keys(after.id)
         wake = next_wakeup(after, fired)
         if not await repo.update_ticket(
@@ -1485,9 +1586,19 @@ class ContactHistoryService:
             await repo.delete_agent(event.user_id)
 
 
+_TICKET_CHANGES: tuple[str, ...] = (
+    TicketAssigned.EVENT_TYPE,
+    TicketStatusChanged.EVENT_TYPE,
+    TicketResolved.EVENT_TYPE,
+    TicketClosed.EVENT_TYPE,
+)
+
+
 class PhoneIndexListener:
-    """Keeps this instance's phone-number index current with other instances' writes
-    (customer events on the tickets topic, consumed by every instance)."""
+    """Keeps this instance's phone-number index and look-up cache current with other
+    instances' writes (customer and ticket events on the tickets topic, consumed by every
+    instance). Writes without an event (customer edit, delete, contact history) reach the
+    cache through the database's change notifications (`ChangeListener`)."""
 
     def __init__(self, customers: CustomersService) -> None:
         self._customers = customers
@@ -1498,4 +1609,15 @@ class PhoneIndexListener:
             await self._customers.refresh_numbers(envelope.tenant, created.phones)
         elif envelope.type == CustomerMerged.EVENT_TYPE:
             merged = envelope.payload_as(CustomerMerged)
+            self._customers.forget_customers(
+                envelope.tenant, [merged.survivor_id, merged.merged_id]
+            )
             await self._customers.refresh_customer_numbers(envelope.tenant, merged.survivor_id)
+        elif envelope.type == TicketCreated.EVENT_TYPE:
+            ticket = envelope.payload_as(TicketCreated)
+            if ticket.customer_id is not None:
+                self._customers.forget_customers(envelope.tenant, [ticket.customer_id])
+        elif envelope.type in _TICKET_CHANGES:
+            ticket_id = str(envelope.data.get("ticket_id", ""))
+            if ticket_id:
+                await self._customers.forget_ticket_customer(envelope.tenant, ticket_id)

@@ -35,4 +35,26 @@ class TicketsSettings(ServiceSettings):
     timer_batch_size: int = Field(default=200, ge=1, le=10_000)
     lookup_contacts: int = Field(default=5, ge=1, le=50, description="contacts in a look-up")
     lookup_open_tickets: int = Field(default=10, ge=1, le=100)
+    lookup_cache_entries: int = Field(
+        default=200_000,
+        ge=0,
+        le=10_000_000,
+        description="customers kept by the look-up cache of each instance (0: no cache)",
+    )
+    lookup_cache_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=0, description="estimated memory budget of the cache"
+    )
+    lookup_cache_ttl_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description="longest life of a cached customer (safety net: writes evict what they touch)",
+    )
+    lookup_cache_warm: int = Field(
+        default=5_000,
+        ge=0,
+        le=1_000_000,
+        description="most recently active customers "
+        "loaded into the cache at start (in the background)",
+    )
     consumer_group: str = Field(default="tickets", min_length=1, max_length=200)
