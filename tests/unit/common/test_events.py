@@ -76,3 +76,21 @@ def test_committed_event_docs_are_up_to_date(tmp_path: Path) -> None:
         assert (tmp_path / relative).read_text() == (committed / relative).read_text(), (
             f"{relative} is stale: run `make event-docs`"
         )
+
+
+def test_every_shared_event_type_decodes_in_a_fresh_process() -> None:
+    """A service that never imported a domain's payload module still knows its events."""
+    import subprocess
+    import sys
+
+    code = (
+        "from switchboard_common.events import Envelope, decode\n"
+        "from datetime import datetime, UTC\n"
+        "raw = Envelope(id='1', source='s', type='switchboard.ivr.flow_published.v1',"
+        " time=datetime.now(UTC), tenant='t', data={}).encode()\n"
+        "print(decode(raw).topic)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "switchboard.config.v1"

@@ -33,6 +33,7 @@ class EventPayload(BaseModel):
 P = TypeVar("P", bound=EventPayload)
 
 _REGISTRY: dict[str, type[EventPayload]] = {}
+_CATALOG_LOADED: list[bool] = []
 
 
 def register(cls: type[P]) -> type[P]:
@@ -53,7 +54,16 @@ def registered_payloads() -> dict[str, type[EventPayload]]:
 
 
 def payload_class(event_type: str) -> type[EventPayload] | None:
-    return _REGISTRY.get(event_type)
+    """The payload class of an event type, loading every domain's payloads on a first miss
+    (a service need not import the modules of events it only passes over)."""
+    cls = _REGISTRY.get(event_type)
+    if cls is None and not _CATALOG_LOADED:
+        from switchboard_common.events import catalog
+
+        catalog.load_all()
+        _CATALOG_LOADED.append(True)
+        cls = _REGISTRY.get(event_type)
+    return cls
 
 
 def new_event_id() -> str:
