@@ -30,7 +30,7 @@ async def test_help_explains_the_options() -> None:
     for option in ("--esl-port", "--agents", "--call-rate", "--dialplan-url", "--dialplan-secret"):
         assert option in text
     assert "CALLS_PER_S" in text
-    assert "acme" in text and "+15550100" in text
+    assert "acme" in text and "+12025550100" in text
 
 
 async def test_supervisor_command_line_runs_demo_traffic_and_reports_the_truth() -> None:
@@ -75,7 +75,7 @@ async def test_supervisor_command_line_runs_demo_traffic_and_reports_the_truth()
         await client.wait(lambda: client.count("CHANNEL_PARK") >= 1, 10)
         park = next(e for e in client.events if e.name == "CHANNEL_PARK")
         assert park.get("variable_sb_tenant") in ("acme", "globex")
-        assert park.get("Caller-Destination-Number") in ("+15550100", "+15550200")
+        assert park.get("Caller-Destination-Number") in ("+12025550100", "+12025550200")
         offered = await client.api(
             "originate {originate_timeout=10}user/1003@globex.example &park()"
         )

@@ -28,8 +28,8 @@ def test_supervisor_command_line_builds_the_demo_world() -> None:
     config = build_config(SUPERVISOR_ARGS)
     world = config.world
     assert [(n.number, n.tenant) for n in world.numbers] == [
-        ("+15550100", "acme"),
-        ("+15550200", "globex"),
+        ("+12025550100", "acme"),
+        ("+12025550200", "globex"),
     ]
     assert [n.calls_per_minute for n in world.numbers] == [15.0, 15.0]
     keys = [agent.key for agent in world.agents]

@@ -17,8 +17,8 @@ from switchboard_simulator.simulator import Simulator, SimulatorConfig, run_simu
 __all__ = ["DEMO_TENANTS", "build_config", "demo_world", "main", "run_simulator"]
 
 DEMO_TENANTS: tuple[tuple[str, str, str], ...] = (
-    ("acme", "+15550100", "acme.example"),
-    ("globex", "+15550200", "globex.example"),
+    ("acme", "+12025550100", "acme.example"),
+    ("globex", "+12025550200", "globex.example"),
 )
 """(tenant, number, SIP domain) of the demo world used when no number is configured."""
 
@@ -27,8 +27,8 @@ DEMO_AGENTS_PER_TENANT = 5
 EPILOG = """\
 examples:
   python -m switchboard_simulator --esl-port 0 --duration 30 --call-rate 0.5
-      demo tenants acme (+15550100, agents 1001.. at acme.example) and globex
-      (+15550200, agents at globex.example); 0.5 new callers per second in total
+      demo tenants acme (+12025550100, agents 1001.. at acme.example) and globex
+      (+12025550200, agents at globex.example); 0.5 new callers per second in total
   python -m switchboard_simulator --number 5000=acme --agents 1001@acme.example,1002@acme.example
   python -m switchboard_simulator --agents 5 --dialplan-url http://127.0.0.1:8108/v1/freeswitch/dialplan
 

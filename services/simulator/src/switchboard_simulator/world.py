@@ -258,7 +258,7 @@ class World:
         self._loopback_watch: dict[str, Callable[[], None]] = {}
         self._loopback_answer: dict[str, Callable[[], None]] = {}
         self._ringing: dict[str, Callable[[str], None]] = {}
-        self._dialing: dict[str, str] = {}
+        self._dialing: dict[str, list[str]] = {}
         self._heartbeat_task = 0
         self._socket_waiting: set[str] = set()
         self._member_sequence = 0
@@ -429,7 +429,7 @@ class World:
         call_uuid: str | None = None,
     ) -> str:
         """A caller dials `destination` now; returns the new channel's uuid."""
-        number = caller_id or f"+1555{self.rng.randrange(1000000, 9999999)}"
+        number = caller_id or f"+1202555{self.rng.randrange(1000, 10000):04d}"
         name = caller_name or number
         uuid = call_uuid or self.new_uuid()
         host = "127.0.0.1"
@@ -852,7 +852,7 @@ class World:
             self._pump(channel)
 
         def created(peer: Channel) -> None:
-            self._dialing[channel.uuid] = peer.uuid
+            self._dialing.setdefault(channel.uuid, []).append(peer.uuid)
 
         self._originate_leg(
             pending.data,
@@ -1242,9 +1242,9 @@ class World:
         if ringing is not None:
             ringing(cause)
             return
-        dialing = self._dialing.pop(channel.uuid, None)
-        if dialing is not None and dialing in self._ringing:
-            self._ringing[dialing]("ORIGINATOR_CANCEL")
+        for dialing in self._dialing.pop(channel.uuid, []):
+            if dialing in self._ringing:
+                self._ringing[dialing]("ORIGINATOR_CANCEL")
         deferred: list[Channel] = []
         self._hangup(channel, cause, deferred)
         for leg in deferred:
@@ -1390,7 +1390,22 @@ class World:
         variables = dict(variables or {})
         dial, inline_vars = _split_dial_vars(dial)
         variables.update(inline_vars)
-        dial = dial.split("|", 1)[0].split(",", 1)[0]
+        failover = _split_top_level(dial, "|")
+        simultaneous = _split_top_level(failover[0] if failover else "", ",")
+        if len(simultaneous) > 1:
+            self._originate_race(
+                simultaneous,
+                originator=originator,
+                on_answer=on_answer,
+                on_fail=on_fail,
+                leg=leg,
+                variables=variables,
+                on_created=on_created,
+                pre_fail=pre_fail,
+            )
+            return
+        dial, leg_vars = _split_dial_vars(simultaneous[0] if simultaneous else "")
+        variables.update(leg_vars)
         if dial.startswith("user/"):
             target = dial[len("user/") :]
             user, _, domain = target.partition("@")
@@ -1442,6 +1457,87 @@ class World:
             self._loopback(dial, originator, on_answer, on_fail, variables, on_created, pre_fail)
             return
         on_fail("CHAN_NOT_IMPLEMENTED")
+
+    def _originate_race(
+        self,
+        dials: list[str],
+        *,
+        originator: Channel | None,
+        on_answer: Callable[[Channel], None],
+        on_fail: Callable[[str], None],
+        leg: Leg,
+        variables: dict[str, str],
+        on_created: Callable[[Channel], None] | None,
+        pre_fail: Callable[[str], None] | None,
+    ) -> None:
+        """`a,b,c`: ring every endpoint at once; the first to answer wins and the others are
+        hung up with LOSE_RACE (switch_ivr_originate.c). Endpoints that cannot be reached are
+        skipped; when no leg answers, the originate fails with `_race_cause` of the causes."""
+        deciding = set(range(len(dials)))
+        causes: list[str] = []
+        legs: dict[int, Channel] = {}
+        winner: list[Channel] = []
+
+        def created(index: int) -> Callable[[Channel], None]:
+            def record(channel: Channel) -> None:
+                legs[index] = channel
+                if on_created is not None:
+                    on_created(channel)
+
+            return record
+
+        def answered(index: int) -> Callable[[Channel], None]:
+            def win(channel: Channel) -> None:
+                deciding.discard(index)
+                if winner:
+                    self.hangup(channel, "LOSE_RACE")
+                    return
+                winner.append(channel)
+                for other in sorted(deciding):
+                    loser = legs.get(other)
+                    if loser is None or loser.hung_up:
+                        continue
+                    cancel = self._ringing.get(loser.uuid)
+                    if cancel is not None:
+                        cancel("LOSE_RACE")
+                    else:
+                        self.hangup(loser, "LOSE_RACE")
+                on_answer(channel)
+
+            return win
+
+        def failed(index: int) -> Callable[[str], None]:
+            def lose(cause: str) -> None:
+                if index not in deciding:
+                    return
+                deciding.discard(index)
+                causes.append(cause)
+                if deciding or winner:
+                    return
+                final = _race_cause(causes)
+                if pre_fail is not None:
+                    pre_fail(final)
+                on_fail(final)
+
+            return lose
+
+        for index, dial in enumerate(dials):
+            leg_vars = dict(variables)
+            if index > 0:
+                # origination_uuid names one channel: the first leg created takes it.
+                leg_vars.pop("origination_uuid", None)
+            if winner or index not in deciding:
+                continue
+            self._originate_leg(
+                dial,
+                originator=originator,
+                on_answer=answered(index),
+                on_fail=failed(index),
+                leg=leg,
+                variables=leg_vars,
+                on_created=created(index),
+                pre_fail=None,
+            )
 
     def _new_outgoing_channel(
         self,
@@ -2536,6 +2632,45 @@ def _split_dial_vars(dial: str) -> tuple[str, dict[str, str]]:
                 variables[name.strip()] = value
         rest = rest[end + 1 :]
     return rest, variables
+
+
+_UNREACHABLE_CAUSES = frozenset(
+    {"SUBSCRIBER_ABSENT", "USER_NOT_REGISTERED", "CHAN_NOT_IMPLEMENTED"}
+)
+_REFUSED_CAUSES = frozenset({"USER_BUSY", "CALL_REJECTED"})
+
+
+def _race_cause(causes: list[str]) -> str:
+    """The cause of a simultaneous originate nobody answered: unreachable endpoints count
+    only when every endpoint was; all refusing is USER_BUSY, anyone left ringing NO_ANSWER."""
+    reached = [cause for cause in causes if cause not in _UNREACHABLE_CAUSES] or causes
+    if not reached:
+        return "NORMAL_TEMPORARY_FAILURE"
+    if len(set(reached)) == 1:
+        return reached[0]
+    if all(cause in _REFUSED_CAUSES for cause in reached):
+        return "USER_BUSY"
+    if "NO_ANSWER" in reached:
+        return "NO_ANSWER"
+    return reached[-1]
+
+
+def _split_top_level(dial: str, separator: str) -> list[str]:
+    """Split a dial string on `separator` outside `[...]`, `{...}`, `<...>` and quotes."""
+    parts: list[str] = []
+    depth, quoted, start = 0, False, 0
+    for index, char in enumerate(dial):
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char in "{[<":
+            depth += 1
+        elif not quoted and char in "}]>":
+            depth -= 1
+        elif char == separator and not quoted and depth <= 0:
+            parts.append(dial[start:index].strip())
+            start = index + 1
+    parts.append(dial[start:].strip())
+    return [part for part in parts if part]
 
 
 def _split_originate(argument: str) -> tuple[str, str]:
