@@ -69,6 +69,20 @@ def world() -> WorldConfig:
                 handle_time_mean_s=600,
             ),
             AgentEndpoint(user="1002", domain="acme.example", outcome="busy"),
+            AgentEndpoint(
+                user="1003",
+                domain="acme.example",
+                answer_delay_s=(8.0, 8.0),
+                handle_time_mean_s=600,
+            ),
+            AgentEndpoint(
+                user="1004",
+                domain="acme.example",
+                answer_delay_s=(0.2, 0.3),
+                handle_time_mean_s=600,
+            ),
+            AgentEndpoint(user="1005", domain="acme.example", outcome="busy"),
+            AgentEndpoint(user="1006", domain="acme.example", registered=False),
         ],
         callers=CallerBehaviour(patience_mean_s=600, dtmf_choices={}),
     )
@@ -170,6 +184,44 @@ async def test_call_events_flow_and_call_control_works(stack: Stack) -> None:
     order = [e.type.split(".")[2] for e in stack.events_of(call_id)]
     assert order.index("arrived") < order.index("answered") < order.index("bridged")
     assert order[-1] == "ended"
+
+
+async def test_ring_all_bridge_connects_whichever_agent_answers_first(stack: Stack) -> None:
+    call_id = stack.sim.place_call(NUMBER, "+15551230002")
+    await stack.wait_type(call_id, "switchboard.call.arrived.v1")
+    ref = pb.CallRef(tenant_id="acme", call_id=call_id)
+    await stack.stub.Answer(ref)
+
+    all_busy = await stack.stub.Bridge(
+        pb.BridgeRequest(
+            call=ref,
+            endpoint="user/1002@acme.example,user/1006@acme.example,user/1005@acme.example",
+            ring_timeout_s=5,
+        )
+    )
+    assert (all_busy.outcome, all_busy.cause) == (pb.BRIDGE_OUTCOME_BUSY, "USER_BUSY")
+    assert all_busy.answered_endpoint == ""
+
+    bridged = await stack.stub.Bridge(
+        pb.BridgeRequest(
+            call=ref,
+            endpoint="user/1003@acme.example,user/1002@acme.example,user/1004@acme.example",
+            ring_timeout_s=10,
+            variables={"sb_queue": "sales"},
+        )
+    )
+    assert bridged.outcome == pb.BRIDGE_OUTCOME_ANSWERED
+    assert bridged.answered_endpoint == "user/1004@acme.example"
+    event = await stack.wait_type(call_id, "switchboard.call.bridged.v1")
+    assert event.data["other_call_id"] == bridged.agent_call_id
+    winner = stack.sim.world.channels[bridged.agent_call_id]
+    assert winner.name == "sofia/internal/1004@acme.example"
+    agents = stack.sim.stats()["agents"]
+    assert agents["1003@acme.example"]["failed"] == {"LOSE_RACE": 1}
+    assert agents["1002@acme.example"]["failed"]["USER_BUSY"] >= 1
+
+    await stack.stub.Hangup(pb.HangupRequest(call=ref))
+    await stack.wait_type(call_id, "switchboard.call.ended.v1")
 
 
 async def test_unknown_call_is_not_found_and_bad_input_is_invalid(stack: Stack) -> None:

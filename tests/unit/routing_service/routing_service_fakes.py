@@ -164,9 +164,20 @@ class FakeCallControl:
     def last(self) -> BridgeCommand:
         return self.commands[-1]
 
-    def finish(self, command: BridgeCommand, outcome: OfferOutcome, cause: str = "") -> None:
+    def finish(
+        self,
+        command: BridgeCommand,
+        outcome: OfferOutcome,
+        cause: str = "",
+        answered_endpoint: str = "",
+    ) -> None:
         self._pending.pop(command.variables["sb_reservation"]).set_result(
-            BridgeReport(outcome, agent_call_id="leg-" + command.call.call_id, cause=cause)
+            BridgeReport(
+                outcome,
+                agent_call_id="leg-" + command.call.call_id,
+                cause=cause,
+                answered_endpoint=answered_endpoint,
+            )
         )
 
 

@@ -46,7 +46,8 @@ class CallLeg:
 
 @dataclass(frozen=True, slots=True)
 class BridgeCommand:
-    """Ring `endpoint` and connect the caller if it answers."""
+    """Ring `endpoint` (several at once when comma-separated) and connect the caller to the
+    one that answers."""
 
     call: CallLeg
     endpoint: str
@@ -61,6 +62,8 @@ class BridgeReport:
     outcome: OfferOutcome
     agent_call_id: str = ""
     cause: str = ""
+    answered_endpoint: str = ""
+    """Which endpoint answered (for a ring-all Bridge, one of the comma-separated list)."""
 
 
 class CallControlFailed(UpstreamError):
@@ -153,7 +156,10 @@ class GrpcCallControl:
                 details={"code": code.name, "call_id": command.call.call_id},
             ) from exc
         return BridgeReport(
-            _OUTCOMES.get(result.outcome, OfferOutcome.FAILED), result.agent_call_id, result.cause
+            _OUTCOMES.get(result.outcome, OfferOutcome.FAILED),
+            result.agent_call_id,
+            result.cause,
+            result.answered_endpoint,
         )
 
     async def announce(self, call: CallLeg, items: Sequence[str]) -> None:

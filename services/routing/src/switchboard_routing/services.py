@@ -763,7 +763,7 @@ class RoutingService:
         }
         command = BridgeCommand(
             call=CallLeg(state.tenant_id, offer.call_id, offer.node_id),
-            endpoint=state.endpoint(offer.agent_id),
+            endpoint=",".join(state.endpoint(agent_id) for agent_id in offer.agent_ids),
             ring_timeout_s=max(1, math.ceil(offer.ring_timeout_seconds)),
             variables={k: v for k, v in variables.items() if _SAFE_VARIABLE.match(v)},
         )
@@ -841,7 +841,11 @@ class RoutingService:
             if left is not None:
                 self._left(state, left)
         else:
-            answered_by = offer.agent_id if report.outcome is OfferOutcome.ANSWERED else None
+            answered_by = (
+                _answered_by(state, offer, report)
+                if report.outcome is OfferOutcome.ANSWERED
+                else None
+            )
             try:
                 resolution = state.engine.offer_result(
                     offer.reservation_id,
@@ -1546,3 +1550,21 @@ __all__ = [
     "StaffingQuery",
     "TenantRouting",
 ]
+
+
+def _answered_by(state: TenantRouting, offer: Offer, report: BridgeReport) -> str:
+    """The agent whose endpoint answered; for a single-agent offer, that agent. A ring-all
+    answer naming none of the offered endpoints (a switch that does not say) is put on the
+    first agent, so the reservation still ends."""
+    if len(offer.agent_ids) == 1:
+        return offer.agent_id
+    for agent_id in offer.agent_ids:
+        if state.endpoint(agent_id) == report.answered_endpoint:
+            return agent_id
+    log.warning(
+        "ring-all offer %s answered by unknown endpoint %r; crediting agent %s",
+        offer.reservation_id,
+        report.answered_endpoint,
+        offer.agent_id,
+    )
+    return offer.agent_id

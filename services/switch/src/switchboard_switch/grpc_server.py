@@ -114,6 +114,7 @@ class CallControlServicer(pb_grpc.CallControlServicer):  # type: ignore[misc]
             outcome=_OUTCOMES[result.outcome],
             agent_call_id=result.agent_call_id,
             cause=result.cause,
+            answered_endpoint=result.answered_endpoint,
         )
 
     async def Originate(self, request: pb.OriginateRequest, _context: Any) -> pb.OriginateResult:

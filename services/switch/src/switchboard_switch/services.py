@@ -25,14 +25,15 @@ from switchboard_switch.domain.channels import (
     parse_show_channels,
 )
 from switchboard_switch.domain.commands import (
+    ENDPOINT_VARIABLE,
     BridgeOutcomeName,
     channel_variables,
     check_cause,
-    check_dial_string,
     check_dtmf,
     originate_command,
     outcome_for_cause,
     parse_job_result,
+    split_endpoints,
 )
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ class BridgeResult:
     outcome: BridgeOutcomeName
     agent_call_id: str
     cause: str
+    answered_endpoint: str = ""
+    """The endpoint that answered; for a simultaneous ring, the winning one of the list."""
 
 
 @dataclass(frozen=True)
@@ -363,15 +366,20 @@ class SwitchService:
         caller_id_name: str = "",
         caller_id_number: str = "",
     ) -> tuple[str, bool, str]:
-        """Place a new call leg; returns (call id, answered, cause)."""
-        check_dial_string(endpoint)
-        leg = str(uuidlib.uuid4())
+        """Place a new call leg; returns (call id, answered, cause).
+
+        A comma-separated endpoint rings every endpoint at once: the call id is then the leg
+        that answered (from FreeSWITCH's `+OK <uuid>`), or empty when none did, since
+        `origination_uuid` can name one leg only."""
+        simultaneous = len(split_endpoints(endpoint)) > 1
+        leg = "" if simultaneous else str(uuidlib.uuid4())
         merged = {
             **variables,
-            "origination_uuid": leg,
             "sb_tenant": tenant_id,
             "originate_timeout": str(max(1, timeout_s)),
         }
+        if leg:
+            merged["origination_uuid"] = leg
         if caller_id_name:
             merged["origination_caller_id_name"] = caller_id_name
         if caller_id_number:
@@ -435,9 +443,19 @@ class SwitchService:
                 await self.freeswitch.api(f"uuid_kill {leg_id} NORMAL_CLEARING")
                 gone = call_id not in self.tracker.channels
                 return BridgeResult("caller_gone" if gone else "failed", leg_id, reply[4:].strip())
-            return BridgeResult("answered", leg_id, "")
+            return BridgeResult(
+                "answered", leg_id, "", await self._answered_endpoint(leg_id, endpoint)
+            )
         finally:
             self._unwatch(call_id, caller_gone)
+
+    async def _answered_endpoint(self, leg_id: str, endpoint: str) -> str:
+        """Which endpoint the answered leg dialled: the only one, or its `sb_endpoint`."""
+        endpoints = split_endpoints(endpoint)
+        if len(endpoints) == 1:
+            return endpoint
+        reply = (await self.freeswitch.api(f"uuid_getvar {leg_id} {ENDPOINT_VARIABLE}")).strip()
+        return reply if reply in endpoints else ""
 
     async def eavesdrop(
         self, tenant_id: str, call_id: str, supervisor_endpoint: str, mode: str, timeout_s: int

@@ -135,16 +135,18 @@ class BridgeRequest(_message.Message):
     def __init__(self, call: _Optional[_Union[CallRef, _Mapping]] = ..., endpoint: _Optional[str] = ..., ring_timeout_s: _Optional[int] = ..., variables: _Optional[_Mapping[str, str]] = ..., caller_id_name: _Optional[str] = ..., caller_id_number: _Optional[str] = ...) -> None: ...
 
 class BridgeResult(_message.Message):
-    __slots__ = ("call_id", "outcome", "agent_call_id", "cause")
+    __slots__ = ("call_id", "outcome", "agent_call_id", "cause", "answered_endpoint")
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     AGENT_CALL_ID_FIELD_NUMBER: _ClassVar[int]
     CAUSE_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     outcome: BridgeOutcome
     agent_call_id: str
     cause: str
-    def __init__(self, call_id: _Optional[str] = ..., outcome: _Optional[_Union[BridgeOutcome, str]] = ..., agent_call_id: _Optional[str] = ..., cause: _Optional[str] = ...) -> None: ...
+    answered_endpoint: str
+    def __init__(self, call_id: _Optional[str] = ..., outcome: _Optional[_Union[BridgeOutcome, str]] = ..., agent_call_id: _Optional[str] = ..., cause: _Optional[str] = ..., answered_endpoint: _Optional[str] = ...) -> None: ...
 
 class OriginateRequest(_message.Message):
     __slots__ = ("tenant_id", "endpoint", "application", "timeout_s", "variables", "caller_id_name", "caller_id_number")

@@ -44,12 +44,40 @@ def check_uuid(value: str, field: str = "call_id") -> str:
     return value
 
 
-def check_dial_string(value: str, field: str = "endpoint") -> str:
-    if not value or not _SAFE_DIAL.match(value):
+MAX_SIMULTANEOUS_ENDPOINTS = 64
+ENDPOINT_VARIABLE = "sb_endpoint"
+"""Per-leg channel variable naming the endpoint a leg of a simultaneous ring dialled."""
+
+
+def split_endpoints(value: str, field: str = "endpoint") -> tuple[str, ...]:
+    """The endpoints of a dial string: one, or several rung at once (`a,b,c`). Each must be
+    a plain endpoint (no spaces, braces, brackets, quotes, `&`, `|` or line breaks)."""
+    endpoints = tuple(value.split(",")) if value else ()
+    if not endpoints or any(not _SAFE_DIAL.match(endpoint) for endpoint in endpoints):
         raise ValidationFailed(
             f"{field} {value!r} is not a dial string", field=field, error_id="invalid-endpoint"
         )
+    if len(endpoints) > MAX_SIMULTANEOUS_ENDPOINTS:
+        raise ValidationFailed(
+            f"{field} rings more than {MAX_SIMULTANEOUS_ENDPOINTS} endpoints",
+            field=field,
+            error_id="invalid-endpoint",
+        )
+    return endpoints
+
+
+def check_dial_string(value: str, field: str = "endpoint") -> str:
+    split_endpoints(value, field)
     return value
+
+
+def dial_string(endpoint: str) -> str:
+    """The dial string FreeSWITCH gets: a single endpoint as is; for a simultaneous ring each
+    leg is tagged `[sb_endpoint=<endpoint>]` so the answered leg tells which one won."""
+    endpoints = split_endpoints(endpoint)
+    if len(endpoints) == 1:
+        return endpoints[0]
+    return ",".join(f"[{ENDPOINT_VARIABLE}={leg}]{leg}" for leg in endpoints)
 
 
 def check_dtmf(value: str) -> str:
@@ -90,7 +118,7 @@ def channel_variables(variables: dict[str, str]) -> str:
 
 
 def originate_command(endpoint: str, application: str, variables: dict[str, str]) -> str:
-    return f"originate {channel_variables(variables)}{check_dial_string(endpoint)} {application}"
+    return f"originate {channel_variables(variables)}{dial_string(endpoint)} {application}"
 
 
 def parse_job_result(body: str) -> tuple[bool, str]:
