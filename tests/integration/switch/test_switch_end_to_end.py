@@ -1,7 +1,6 @@
 """Simulator -> switch service -> Kafka, and CallControl over real gRPC against simulated calls."""
 
 import asyncio
-import contextlib
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -17,14 +16,10 @@ from switchboard.callcontrol.v1 import callcontrol_pb2_grpc as pb_grpc
 from switchboard_common.bus import ConsumerSettings, EventConsumer
 from switchboard_common.events import Envelope, topics
 from switchboard_common.grpc import client_channel
-from switchboard_common.runtime import ServiceRuntime
-from switchboard_common.settings import load_settings
 from switchboard_common.testing.kafka import EventCollector
 from switchboard_simulator.config import AgentEndpoint, CallerBehaviour, TenantNumber, WorldConfig
 from switchboard_simulator.simulator import Simulator, SimulatorConfig
-from switchboard_switch.esl_adapter import EslLink
-from switchboard_switch.main import build
-from switchboard_switch.settings import SwitchSettings
+from tests.integration.stack_support import start_switch
 
 NUMBER = "+15550100"
 
@@ -45,16 +40,6 @@ class Stack:
             timeout_s,
         )
         return next(e for e in self.events_of(call_id) if e.type == event_type)
-
-
-async def wait_until_linked(runtime: ServiceRuntime, timeout_s: float = 10.0) -> None:
-    """Until the switch service has connected to the simulator and resynchronised."""
-    async with asyncio.timeout(timeout_s):
-        while True:
-            component = next(c for c in runtime.components if isinstance(c, EslLink))
-            if await component.healthy():
-                return
-            await asyncio.sleep(0.05)
 
 
 def world() -> WorldConfig:
@@ -89,25 +74,11 @@ def world() -> WorldConfig:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def stack(
-    kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Stack]:
+async def stack(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[Stack]:
     sim = Simulator(SimulatorConfig(world=world(), esl_port=0, start_traffic=False))
     await sim.start()
     node_id = f"fs-{uuid.uuid4().hex[:6]}"
-    monkeypatch.setenv("SWITCHBOARD_HOME", str(tmp_path))
-    settings = load_settings(
-        SwitchSettings,
-        http_port=0,
-        grpc_port=0,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_enable_idempotence=False,
-        freeswitch_esl=f"127.0.0.1:{sim.esl_port}",
-        node_id=node_id,
-    )
-    runtime = await build(settings)
-    stop = asyncio.Event()
-    task = asyncio.create_task(runtime.run(stop))
+    switch = await start_switch(sim, kafka_bootstrap, tmp_path, node_id)
     collector = EventCollector()
     consumer = EventConsumer(
         ConsumerSettings(
@@ -117,23 +88,13 @@ async def stack(
         collector,
     )
     await consumer.start()
-    assert runtime.grpc_server is not None
-    for _ in range(200):
-        if (
-            runtime.grpc_server.port
-            and await runtime.app.state.__dict__.get("x", asyncio.sleep(0)) is None
-        ):
-            break
-    channel = client_channel(f"127.0.0.1:{runtime.grpc_server.port}", default_deadline_s=20)
+    channel = client_channel(switch.grpc_address, default_deadline_s=20)
     try:
-        await wait_until_linked(runtime)
         yield Stack(sim, collector, pb_grpc.CallControlStub(channel), node_id)
     finally:
         await channel.close()
         await consumer.stop()
-        stop.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 15)
+        await switch.stop()
         await sim.stop()
 
 
@@ -184,6 +145,37 @@ async def test_call_events_flow_and_call_control_works(stack: Stack) -> None:
     order = [e.type.split(".")[2] for e in stack.events_of(call_id)]
     assert order.index("arrived") < order.index("answered") < order.index("bridged")
     assert order[-1] == "ended"
+
+
+async def test_a_caller_marked_to_return_stays_when_the_agent_hangs_up(stack: Stack) -> None:
+    call_id = stack.sim.place_call(NUMBER, "+15551230003")
+    await stack.wait_type(call_id, "switchboard.call.arrived.v1")
+    ref = pb.CallRef(tenant_id="acme", call_id=call_id)
+    await stack.stub.Answer(ref)
+    await stack.stub.SetVariables(
+        pb.SetVariablesRequest(call=ref, variables={"park_after_bridge": "true"})
+    )
+    bridged = await stack.stub.Bridge(
+        pb.BridgeRequest(call=ref, endpoint="user/1001@acme.example", ring_timeout_s=10)
+    )
+    assert bridged.outcome == pb.BRIDGE_OUTCOME_ANSWERED
+    agent = pb.CallRef(tenant_id="acme", call_id=bridged.agent_call_id)
+    await stack.stub.Mute(pb.MuteRequest(call=agent, muted=True))
+    assert stack.sim.world.channels[bridged.agent_call_id].read_muted is True
+    await stack.stub.Mute(pb.MuteRequest(call=agent, muted=False))
+    assert stack.sim.world.channels[bridged.agent_call_id].read_muted is False
+
+    await stack.stub.Hangup(pb.HangupRequest(call=agent))
+    await stack.wait_type(call_id, "switchboard.call.unbridged.v1")
+    info = await stack.stub.GetCall(ref)
+    for _ in range(100):
+        if info.state == "parked":
+            break
+        await asyncio.sleep(0.02)
+        info = await stack.stub.GetCall(ref)
+    assert (info.state, info.other_call_id) == ("parked", "")
+    await stack.stub.Hangup(pb.HangupRequest(call=ref))
+    await stack.wait_type(call_id, "switchboard.call.ended.v1")
 
 
 async def test_ring_all_bridge_connects_whichever_agent_answers_first(stack: Stack) -> None:

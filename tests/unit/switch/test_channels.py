@@ -130,3 +130,16 @@ def test_events_without_unique_id_or_unknown_names_are_ignored() -> None:
     assert tracker.apply("HEARTBEAT", {"Event-Name": "HEARTBEAT"}) == []
     assert tracker.apply("CODEC", {"Unique-ID": "x"}) == []
     assert tracker.apply("CHANNEL_UNBRIDGE", {"Unique-ID": "x"}) == []
+
+
+def test_a_channel_is_parked_from_park_until_unpark_or_bridge() -> None:
+    tracker = ChannelTracker("fs1")
+    base = {"variable_sb_tenant": "acme", "Caller-Direction": "inbound"}
+    tracker.apply("CHANNEL_CREATE", {**base, "Unique-ID": "A"})
+    tracker.apply("CHANNEL_PARK", {**base, "Unique-ID": "A"})
+    parked_first = tracker.channels["A"].parked
+    tracker.apply("CHANNEL_UNPARK", {**base, "Unique-ID": "A"})
+    unparked = tracker.channels["A"].parked
+    tracker.apply("CHANNEL_PARK", {**base, "Unique-ID": "A"})
+    tracker.apply("CHANNEL_BRIDGE", {**base, "Unique-ID": "A", "Other-Leg-Unique-ID": "B"})
+    assert (parked_first, unparked, tracker.channels["A"].parked) == (True, False, False)

@@ -208,3 +208,22 @@ async def test_refused_digits_are_reported_not_taken_for_silence() -> None:
     )
     result = await task
     assert (result.digits, result.timed_out) == ("7", False)
+
+
+async def test_variables_and_mute_become_one_api_command_each() -> None:
+    service, freeswitch, _ = make()
+    await service.set_variables("acme", "A", {"park_after_bridge": "true", "sb_x": "1"})
+    await service.mute("acme", "A", True)
+    await service.mute("acme", "A", False)
+    assert freeswitch.commands == [
+        "uuid_setvar_multi A park_after_bridge=true;sb_x=1",
+        "uuid_audio A start read mute 1",
+        "uuid_audio A stop",
+    ]
+    with pytest.raises(ValidationFailed):
+        await service.set_variables("acme", "A", {"x": "1;uuid_kill A"})
+    with pytest.raises(ValidationFailed):
+        await service.set_variables("acme", "A", {})
+    with pytest.raises(NotFound):
+        await service.mute("globex", "A", True)
+    assert len(freeswitch.commands) == 3

@@ -40,6 +40,8 @@ def _ref(call: pb.CallRef) -> tuple[str, str]:
 
 def _info(channel: Channel, node_id: str) -> pb.CallInfo:
     state = "answered" if channel.answered_at else "ringing"
+    if channel.parked:
+        state = "parked"
     if channel.other_leg:
         state = "bridged"
     return pb.CallInfo(
@@ -195,6 +197,18 @@ class CallControlServicer(pb_grpc.CallControlServicer):  # type: ignore[misc]
     async def SendDtmf(self, request: pb.SendDtmfRequest, _context: Any) -> pb.CommandResult:
         tenant, call_id = _ref(request.call)
         detail = await self.service.send_dtmf(tenant, call_id, request.digits)
+        return pb.CommandResult(call_id=call_id, detail=detail)
+
+    async def SetVariables(
+        self, request: pb.SetVariablesRequest, _context: Any
+    ) -> pb.CommandResult:
+        tenant, call_id = _ref(request.call)
+        detail = await self.service.set_variables(tenant, call_id, dict(request.variables))
+        return pb.CommandResult(call_id=call_id, detail=detail)
+
+    async def Mute(self, request: pb.MuteRequest, _context: Any) -> pb.CommandResult:
+        tenant, call_id = _ref(request.call)
+        detail = await self.service.mute(tenant, call_id, request.muted)
         return pb.CommandResult(call_id=call_id, detail=detail)
 
     async def GetCall(self, request: pb.CallRef, _context: Any) -> pb.CallInfo:

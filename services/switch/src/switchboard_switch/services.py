@@ -196,6 +196,22 @@ class SwitchService:
         self.call(tenant_id, call_id)
         return await self._api_ok(f"uuid_send_dtmf {call_id} {check_dtmf(digits)}")
 
+    async def set_variables(self, tenant_id: str, call_id: str, variables: dict[str, str]) -> str:
+        self.call(tenant_id, call_id)
+        if not variables:
+            raise ValidationFailed(
+                "no variables to set", field="variables", error_id="invalid-variable"
+            )
+        channel_variables(variables)
+        pairs = ";".join(f"{name}={value}" for name, value in sorted(variables.items()))
+        return await self._api_ok(f"uuid_setvar_multi {call_id} {pairs}")
+
+    async def mute(self, tenant_id: str, call_id: str, muted: bool) -> str:
+        """Silence what the leg sends (its microphone); the leg still hears the other side."""
+        self.call(tenant_id, call_id)
+        action = "start read mute 1" if muted else "stop"
+        return await self._api_ok(f"uuid_audio {call_id} {action}")
+
     async def transfer(
         self,
         tenant_id: str,

@@ -272,3 +272,26 @@ class ListCallsResponse(_message.Message):
     CALLS_FIELD_NUMBER: _ClassVar[int]
     calls: _containers.RepeatedCompositeFieldContainer[CallInfo]
     def __init__(self, calls: _Optional[_Iterable[_Union[CallInfo, _Mapping]]] = ...) -> None: ...
+
+class SetVariablesRequest(_message.Message):
+    __slots__ = ("call", "variables")
+    class VariablesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    VARIABLES_FIELD_NUMBER: _ClassVar[int]
+    call: CallRef
+    variables: _containers.ScalarMap[str, str]
+    def __init__(self, call: _Optional[_Union[CallRef, _Mapping]] = ..., variables: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class MuteRequest(_message.Message):
+    __slots__ = ("call", "muted")
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    MUTED_FIELD_NUMBER: _ClassVar[int]
+    call: CallRef
+    muted: bool
+    def __init__(self, call: _Optional[_Union[CallRef, _Mapping]] = ..., muted: _Optional[bool] = ...) -> None: ...

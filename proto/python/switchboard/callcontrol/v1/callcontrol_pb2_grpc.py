@@ -119,6 +119,16 @@ class CallControlStub:
                 request_serializer=switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.SendDtmfRequest.SerializeToString,
                 response_deserializer=switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.CommandResult.FromString,
                 _registered_method=True)
+        self.SetVariables = channel.unary_unary(
+                '/switchboard.callcontrol.v1.CallControl/SetVariables',
+                request_serializer=switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.SetVariablesRequest.SerializeToString,
+                response_deserializer=switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.CommandResult.FromString,
+                _registered_method=True)
+        self.Mute = channel.unary_unary(
+                '/switchboard.callcontrol.v1.CallControl/Mute',
+                request_serializer=switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.MuteRequest.SerializeToString,
+                response_deserializer=switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.CommandResult.FromString,
+                _registered_method=True)
         self.GetCall = channel.unary_unary(
                 '/switchboard.callcontrol.v1.CallControl/GetCall',
                 request_serializer=switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.CallRef.SerializeToString,
@@ -236,6 +246,21 @@ class CallControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetVariables(self, request, context):
+        """Set channel variables on a live call (uuid_setvar_multi); e.g. park_after_bridge=true
+        keeps a caller on the line after the agent hangs up, so the IVR can run a survey.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Mute(self, request, context):
+        """Mute or unmute what a leg sends (uuid_audio start read mute / stop): an agent's mute.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetCall(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -334,6 +359,16 @@ def add_CallControlServicer_to_server(servicer, server):
             'SendDtmf': grpc.unary_unary_rpc_method_handler(
                     servicer.SendDtmf,
                     request_deserializer=switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.SendDtmfRequest.FromString,
+                    response_serializer=switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.CommandResult.SerializeToString,
+            ),
+            'SetVariables': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetVariables,
+                    request_deserializer=switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.SetVariablesRequest.FromString,
+                    response_serializer=switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.CommandResult.SerializeToString,
+            ),
+            'Mute': grpc.unary_unary_rpc_method_handler(
+                    servicer.Mute,
+                    request_deserializer=switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.MuteRequest.FromString,
                     response_serializer=switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.CommandResult.SerializeToString,
             ),
             'GetCall': grpc.unary_unary_rpc_method_handler(
@@ -805,6 +840,60 @@ class CallControl:
             target,
             '/switchboard.callcontrol.v1.CallControl/SendDtmf',
             switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.SendDtmfRequest.SerializeToString,
+            switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.CommandResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetVariables(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.callcontrol.v1.CallControl/SetVariables',
+            switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.SetVariablesRequest.SerializeToString,
+            switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.CommandResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Mute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.callcontrol.v1.CallControl/Mute',
+            switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.MuteRequest.SerializeToString,
             switchboard_dot_callcontrol_dot_v1_dot_callcontrol__pb2.CommandResult.FromString,
             options,
             channel_credentials,

@@ -36,6 +36,7 @@ LOST_CAUSE = "SWITCH_LINK_LOST"
 SUBSCRIBED_EVENTS: tuple[str, ...] = (
     "CHANNEL_CREATE",
     "CHANNEL_PARK",
+    "CHANNEL_UNPARK",
     "CHANNEL_ANSWER",
     "CHANNEL_BRIDGE",
     "CHANNEL_UNBRIDGE",
@@ -74,6 +75,7 @@ class Channel:
     answered_at: datetime | None = None
     other_leg: str | None = None
     held: bool = False
+    parked: bool = False
     recording_path: str | None = None
     arrived_published: bool = False
     answered_published: bool = False
@@ -174,6 +176,7 @@ class ChannelTracker:
 
     def _on_park(self, uuid: str, headers: Mapping[str, str]) -> list[TenantEvent]:
         channel = self._channel(uuid, headers)
+        channel.parked = True
         if channel.arrived_published or channel.direction != "inbound":
             return []
         at = _timestamp(headers)
@@ -206,6 +209,10 @@ class ChannelTracker:
             )
         return events
 
+    def _on_unpark(self, uuid: str, headers: Mapping[str, str]) -> list[TenantEvent]:
+        self._channel(uuid, headers).parked = False
+        return []
+
     def _on_answer(self, uuid: str, headers: Mapping[str, str]) -> list[TenantEvent]:
         channel = self._channel(uuid, headers)
         at = _timestamp(headers)
@@ -225,9 +232,11 @@ class ChannelTracker:
         channel = self._channel(uuid, headers)
         other = headers.get("Other-Leg-Unique-ID", "")
         channel.other_leg = other or None
+        channel.parked = False
         other_channel = self.channels.get(other)
         if other_channel is not None:
             other_channel.other_leg = uuid
+            other_channel.parked = False
         at = _timestamp(headers)
         return self._event(
             channel,
@@ -416,6 +425,7 @@ class ChannelTracker:
 _HANDLERS = {
     "CHANNEL_CREATE": ChannelTracker._on_create,
     "CHANNEL_PARK": ChannelTracker._on_park,
+    "CHANNEL_UNPARK": ChannelTracker._on_unpark,
     "CHANNEL_ANSWER": ChannelTracker._on_answer,
     "CHANNEL_BRIDGE": ChannelTracker._on_bridge,
     "CHANNEL_UNBRIDGE": ChannelTracker._on_unbridge,
