@@ -119,3 +119,15 @@ def test_form_fields_start_with_mod_xml_curl_s_own() -> None:
         ("Event-Name", "REQUEST_PARAMS"),
         ("Hunt-Destination-Number", "5000"),
     ]
+
+
+def test_callers_keys_and_agents_talk_time_are_settings() -> None:
+    config = build_config([*SUPERVISOR_ARGS, "--keys", "1=5, 2=3,9=1,12#=0", "--handle-time", "8"])
+    assert config.world.callers.dtmf_choices == {"1": 5.0, "2": 3.0, "9": 1.0, "12#": 0.0}
+    assert {agent.handle_time_mean_s for agent in config.world.agents} == {8.0}
+    for bad in ("1", "x=1", "1=-2", "1=0", "1=many"):
+        with pytest.raises(ValidationFailed) as refused:
+            build_config(["--keys", bad])
+        assert refused.value.error_id == "invalid-keys"
+    with pytest.raises(ValidationFailed):
+        build_config(["--handle-time", "0"])

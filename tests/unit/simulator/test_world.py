@@ -303,3 +303,32 @@ def test_causes_and_quoted_originate_variables() -> None:
     replies = _originate(world, "{origination_caller_id_name='Jane Doe'}user/1001@acme.example")
     agent = world.channels[replies[0].split()[1]]
     assert agent.get_var("origination_caller_id_name") == "Jane Doe"
+
+
+def test_uuid_audio_mutes_and_unmutes_what_a_leg_sends() -> None:
+    world, _events = _world(callers=CallerBehaviour(patience_mean_s=0, dtmf_choices={}))
+    uuid = world.place_call("5000")
+    replies: list[str] = []
+    world.execute_api("uuid_audio", f"{uuid} start read mute 1", replies.append)
+    muted = world.channels[uuid].read_muted
+    world.execute_api("uuid_audio", f"{uuid} stop", replies.append)
+    world.execute_api("uuid_audio", f"{uuid} start sideways", replies.append)
+    world.execute_api("uuid_audio", "nope stop", replies.append)
+    assert muted is True
+    assert world.channels[uuid].read_muted is False
+    assert replies[:2] == ["+OK\n", "+OK\n"]
+    assert replies[2].startswith("-USAGE")
+    assert replies[3] == "-ERR No such channel!\n"
+
+
+def test_a_caller_recorded_alone_leaves_a_message_and_hangs_up() -> None:
+    callers = CallerBehaviour(patience_mean_s=0, dtmf_choices={}, message_mean_s=4.0)
+    world, events = _world(callers=callers)
+    uuid = world.place_call("5000")
+    world.scheduler.run_until(world.now_us + 1_000_000)
+    world.start_record(world.channels[uuid], "/tmp/vm.wav")
+    world.scheduler.run_until(world.now_us + 60_000_000)
+    hangups = [e for e in events if e.name == "CHANNEL_HANGUP" and e.get("Unique-ID") == uuid]
+    assert len(hangups) == 1
+    stop = next(e for e in events if e.name == "RECORD_STOP")
+    assert stop.get("Record-File-Path") == "/tmp/vm.wav"

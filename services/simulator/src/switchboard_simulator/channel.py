@@ -212,6 +212,7 @@ class Channel:
     bridged_to: str = ""
     parked: bool = False
     held: bool = False
+    read_muted: bool = False
     presence_count: int = 0
     current_app: str = ""
     current_app_data: str = ""

@@ -103,6 +103,28 @@ def _parser() -> argparse.ArgumentParser:
         "USER@DOMAIN (repeatable, comma-separated lists accepted)",
     )
     parser.add_argument(
+        "--keys",
+        default=None,
+        metavar="DIGITS=WEIGHT[,...]",
+        help="what a caller presses at each prompt, with weights, e.g. 1=5,2=3,9=1 "
+        "(default 1=0.5,2=0.3,0=0.2)",
+    )
+    parser.add_argument(
+        "--caller-pool",
+        type=int,
+        default=0,
+        metavar="N",
+        help="callers dial from N numbers, +12025551000 upwards (regulars a CRM can know); "
+        "default: any +1202555xxxx",
+    )
+    parser.add_argument(
+        "--handle-time",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="mean talk time of the agents before they hang up (default 120; demo 45)",
+    )
+    parser.add_argument(
         "--outbound-socket",
         default=None,
         metavar="HOST:PORT",
@@ -154,6 +176,24 @@ def _agents(values: list[str]) -> tuple[int | None, list[AgentEndpoint]]:
     return count, endpoints
 
 
+def _key_weights(text: str) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        digits, sep, weight = item.partition("=")
+        try:
+            value = float(weight)
+        except ValueError:
+            value = -1.0
+        if not sep or not digits or any(d not in "0123456789*#" for d in digits) or value < 0:
+            raise _invalid(
+                f"--keys expects DIGITS=WEIGHT pairs, got {item!r}", "keys", "invalid-keys"
+            )
+        weights[digits] = value
+    if not weights or sum(weights.values()) <= 0:
+        raise _invalid("--keys needs at least one positive weight", "keys", "invalid-keys")
+    return weights
+
+
 def build_config(argv: list[str] | None = None) -> SimulatorConfig:
     """Turn command-line arguments into a `SimulatorConfig`."""
     args = _parser().parse_args(argv)
@@ -197,6 +237,16 @@ def build_config(argv: list[str] | None = None) -> SimulatorConfig:
         for number in world.numbers:
             if number.calls_per_minute == 0:
                 number.calls_per_minute = per_number
+    if args.keys is not None:
+        world.callers.dtmf_choices = _key_weights(args.keys)
+    if not 0 <= args.caller_pool <= 9000:
+        raise _invalid("--caller-pool must be 0 to 9000", "caller_pool", "invalid-caller-pool")
+    world.callers.pool = args.caller_pool
+    if args.handle_time is not None:
+        if args.handle_time <= 0:
+            raise _invalid("--handle-time must be positive", "handle_time", "invalid-handle-time")
+        for agent in world.agents:
+            agent.handle_time_mean_s = args.handle_time
     if args.outbound_socket:
         for number in world.numbers:
             if number.actions is None:

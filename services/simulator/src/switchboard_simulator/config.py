@@ -18,6 +18,12 @@ class CallerBehaviour:
     dtmf_choices: dict[str, float] = field(default_factory=lambda: {"1": 0.5, "2": 0.3, "0": 0.2})
     dtmf_delay_s: float = 1.5
     max_talk_s: float = 3600.0
+    pool: int = 0
+    """Callers' numbers come from +12025551000 up to this many (regulars the CRM may know);
+    0 = any +1202555xxxx at random."""
+    message_mean_s: float = 6.0
+    """A caller recorded alone (voicemail) speaks this long on average, then hangs up;
+    0 = the caller stays until the platform ends the recording."""
 
 
 @dataclass(slots=True)

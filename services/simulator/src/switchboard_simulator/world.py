@@ -165,6 +165,9 @@ _YIELDING_APPS = frozenset({"park", "socket", "bridge"})
 _PARKING_APPS = frozenset({"park", "socket"})
 
 _HANGUP_RESPONSES = {"socket": "FILE PLAYED", "playback": "FILE NOT FOUND"}
+TALK_SIGMA = 0.5
+"""Talk times are log-normal around the agent's mean (few very short calls, a long tail),
+as handle times are in real contact centers."""
 
 
 @dataclass(slots=True)
@@ -429,7 +432,7 @@ class World:
         call_uuid: str | None = None,
     ) -> str:
         """A caller dials `destination` now; returns the new channel's uuid."""
-        number = caller_id or f"+1202555{self.rng.randrange(1000, 10000):04d}"
+        number = caller_id or self._caller_number()
         name = caller_name or number
         uuid = call_uuid or self.new_uuid()
         host = "127.0.0.1"
@@ -1934,6 +1937,18 @@ class World:
             before=[("Media-Bug-Function", "session_record"), ("Media-Bug-Target", path)],
         )
         self.truth.recording_started(channel.uuid)
+        self._caller_may_leave_message(channel)
+
+    def _caller_may_leave_message(self, channel: Channel) -> None:
+        """A caller recorded while not bridged is leaving a message: speaks, hangs up."""
+        mean = self.config.callers.message_mean_s
+        if channel.uuid not in self._caller_legs or channel.bridged_to or mean <= 0:
+            return
+        self._cancel_patience(channel)
+        speaking = min(self.rng.expovariate(1.0 / mean), 10 * mean) + 1.0
+        self.scheduler.call_later(
+            speaking, lambda: self._hangup_if_alive(channel.uuid, "NORMAL_CLEARING")
+        )
 
     def _stop_record(self, channel: Channel, path: str, completion: str) -> None:
         started = channel.recordings.pop(path, None)
@@ -2254,6 +2269,23 @@ class World:
         self.hold(channel, mode)
         return "+OK Success\n"
 
+    def _api_uuid_audio(self, argument: str) -> str:
+        """`uuid_audio <uuid> start read|write mute|level <n>` or `stop`: only muting what
+        the leg sends (`start read mute <n>`, n != 0) is modelled; levels are accepted."""
+        channel, rest = self._channel_arg(argument)
+        if channel is None:
+            return "-ERR No such channel!\n"
+        if rest == ["stop"]:
+            channel.read_muted = False
+            return "+OK\n"
+        if len(rest) != 4 or rest[0] != "start" or rest[1] not in ("read", "write"):
+            return "-USAGE: <uuid> [start [read|write] [mute|level <level>]|stop]\n"
+        if rest[2] not in ("mute", "level"):
+            return "-USAGE: <uuid> [start [read|write] [mute|level <level>]|stop]\n"
+        if rest[1] == "read" and rest[2] == "mute":
+            channel.read_muted = rest[3] not in ("0", "")
+        return "+OK\n"
+
     def _api_uuid_record(self, argument: str) -> str:
         channel, rest = self._channel_arg(argument)
         if channel is None:
@@ -2448,6 +2480,11 @@ class World:
 
     # ------------------------------------------------------------- simulated people
 
+    def _caller_number(self) -> str:
+        pool = self.config.callers.pool
+        suffix = 1000 + self.rng.randrange(pool) if pool > 0 else self.rng.randrange(1000, 10000)
+        return f"+1202555{suffix:04d}"
+
     def _start_patience(self, channel: Channel) -> None:
         mean = self.config.callers.patience_mean_s
         if mean <= 0:
@@ -2500,7 +2537,9 @@ class World:
         if agent is None:
             return
         agent_leg = peer if peer.uuid in self._agent_legs else owner
-        talk = self.rng.expovariate(1.0 / agent.handle_time_mean_s)
+        talk = agent.handle_time_mean_s * self.rng.lognormvariate(
+            -TALK_SIGMA * TALK_SIGMA / 2, TALK_SIGMA
+        )
         talk = min(talk, self.config.callers.max_talk_s)
         self._talk_timers[agent_leg.uuid] = self.scheduler.call_later(
             talk, lambda: self._hangup_if_alive(agent_leg.uuid, "NORMAL_CLEARING")
