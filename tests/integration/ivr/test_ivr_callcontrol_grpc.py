@@ -67,6 +67,11 @@ class FakeSwitch(pb_grpc.CallControlServicer):  # type: ignore[misc]
         self.requests[-1] = ("Transfer", request)
         await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "freeswitch-error: -ERR")
 
+    async def SetVariables(self, request: Any, context: Any) -> Any:
+        await self._check("SetVariables", request.call, context)
+        self.requests[-1] = ("SetVariables", request)
+        return pb.CommandResult(call_id=request.call.call_id, detail="+OK")
+
     async def GetCall(self, request: Any, context: Any) -> Any:
         await self._check("GetCall", request, context)
         return pb.CallInfo(call_id=request.call_id, tenant_id=request.tenant_id)
@@ -112,7 +117,10 @@ async def test_commands_carry_the_tenant_and_the_flow_s_rules(switches: Any) -> 
         ),
     )
 
-    hangup, playback, collect = (request for _, request in switch.requests)
+    await control.set_variables(call, {"park_after_bridge": "true"})
+
+    hangup, playback, collect, variables = (request for _, request in switch.requests)
+    assert dict(variables.variables) == {"park_after_bridge": "true"}
     assert (hangup.call.tenant_id, hangup.call.call_id, hangup.cause) == ("acme", LIVE, "USER_BUSY")
     assert (list(playback.items), playback.wait) == (["a.wav", "b.wav"], True)
     assert digits == "42"

@@ -94,7 +94,10 @@ def calls(harness: Any, directory: MemoryDirectory, monotonic: Clock) -> CallsSe
         webhooks=harness.webhooks,
         stats=IvrStats(),
         options=CallsOptions(
-            liveness_interval_s=0.02, shutdown_grace_s=1.0, handover_max_age_s=60.0
+            liveness_interval_s=0.02,
+            shutdown_grace_s=1.0,
+            handover_max_age_s=60.0,
+            return_wait_s=0.1,
         ),
         clock=lambda: NOW,
         monotonic=monotonic,
@@ -293,6 +296,7 @@ async def test_the_agent_hanging_up_starts_the_survey_with_the_agent_named(
     run = await calls.call_arrived(TENANT, arrived("c1"))
     assert run is not None
     await harness.until(lambda: run.status == "handed_over")
+    assert harness.control.variables["c1"] == {"park_after_bridge": "true"}
 
     calls.queue_call_answered(
         TENANT,
@@ -366,3 +370,67 @@ async def test_stopping_apologises_to_callers_in_the_ivr_and_leaves_hand_overs(
     assert [c.name for c in harness.control.of("c1")][-2:] == ["play", "hangup"]
     assert completions(harness)[-1].exit_reason == "error"
     assert not in_ivr.in_progress
+
+
+async def test_a_survey_credits_the_agent_named_after_the_unbridge(
+    harness: Any, calls: CallsService
+) -> None:
+    harness.control.add_caller("c2", ["2", "5", "1"])
+    run = await calls.call_arrived(TENANT, arrived("c2"))
+    assert run is not None
+    await harness.until(lambda: run.status == "handed_over")
+
+    calls.call_unbridged(
+        TENANT, CallUnbridged(call_id="c2", node_id="fs1", other_call_id="a2", unbridged_at=NOW)
+    )
+    await asyncio.sleep(0.01)
+    calls.queue_call_answered(
+        TENANT,
+        QueueCallAnswered(
+            call_id="c2",
+            queue_id="support",
+            agent_id="agent-4",
+            reservation_id="r2",
+            waited_s=1.0,
+            answered_at=NOW,
+        ),
+    )
+    await harness.finished(run)
+
+    survey = harness.announcer.payloads(SurveyCompleted)[0]
+    assert survey.agent_id == "agent-4"
+
+
+async def test_a_caller_transferred_by_the_agent_gets_the_survey_only_once_back(
+    harness: Any, calls: CallsService
+) -> None:
+    harness.control.add_caller("c3", ["2", "3", "1"])
+    run = await calls.call_arrived(TENANT, arrived("c3"))
+    assert run is not None
+    await harness.until(lambda: run.status == "handed_over")
+    calls.queue_call_answered(
+        TENANT,
+        QueueCallAnswered(
+            call_id="c3",
+            queue_id="support",
+            agent_id="agent-1",
+            reservation_id="r3",
+            waited_s=1.0,
+            answered_at=NOW,
+        ),
+    )
+
+    harness.control.states["c3"] = "answered"
+    calls.call_unbridged(
+        TENANT, CallUnbridged(call_id="c3", node_id="fs1", other_call_id="a3", unbridged_at=NOW)
+    )
+    await asyncio.sleep(0.3)
+    assert run.status == "handed_over", "a transferred caller does not hear the survey"
+
+    harness.control.states["c3"] = "parked"
+    calls.call_unbridged(
+        TENANT, CallUnbridged(call_id="c3", node_id="fs1", other_call_id="b3", unbridged_at=NOW)
+    )
+    await harness.finished(run)
+    survey = harness.announcer.payloads(SurveyCompleted)[0]
+    assert [a.value for a in survey.answers] == [3, True]

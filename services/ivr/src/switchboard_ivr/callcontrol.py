@@ -82,6 +82,14 @@ class CallControl(Protocol):
 
     async def exists(self, call: CallRef) -> bool: ...
 
+    async def set_variables(self, call: CallRef, variables: Mapping[str, str]) -> None:
+        """Set channel variables on the call (e.g. `park_after_bridge`)."""
+        ...
+
+    async def call_state(self, call: CallRef) -> str | None:
+        """The switch's state of the call ("parked", "bridged", ...); None when it is gone."""
+        ...
+
 
 ChannelFactory = Callable[[str], grpc.aio.Channel]
 
@@ -200,6 +208,19 @@ class GrpcCallControl:
     async def record_stop(self, call: CallRef, path: str) -> None:
         request = pb.RecordRequest(call=self._ref(call), path=path)
         await self._invoke(call, "RecordStop", request, deadline_s=self._deadline_s, retry=True)
+
+    async def set_variables(self, call: CallRef, variables: Mapping[str, str]) -> None:
+        request = pb.SetVariablesRequest(call=self._ref(call), variables=dict(variables))
+        await self._invoke(call, "SetVariables", request, deadline_s=self._deadline_s, retry=True)
+
+    async def call_state(self, call: CallRef) -> str | None:
+        try:
+            info = await self._invoke(
+                call, "GetCall", self._ref(call), deadline_s=self._deadline_s, retry=True
+            )
+        except CallGone:
+            return None
+        return str(info.state)
 
     async def exists(self, call: CallRef) -> bool:
         try:

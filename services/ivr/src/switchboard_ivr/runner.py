@@ -67,6 +67,9 @@ log = logging.getLogger(__name__)
 ERROR_CAUSE: Final = "NORMAL_TEMPORARY_FAILURE"
 UNROUTED_CAUSE: Final = "UNALLOCATED_NUMBER"
 TRANSFER_DIALPLAN: Final = "inline"
+RETURN_AFTER_AGENT: Final = {"park_after_bridge": "true"}
+"""Set on a caller before a queue with post-call nodes: when the agent hangs up, FreeSWITCH
+parks the caller instead of hanging up, and the run resumes on `call.unbridged`."""
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -281,11 +284,13 @@ class CallRun:
 
     async def _drive(self, step: Step) -> None:
         while True:
-            self._took(step)
+            self._took(step, handing_over=True)
             performed = await self._perform(step)
             if performed.interrupted_at is not None:
                 self._caller_left(step, performed.interrupted_at)
                 return
+            if step.state.status == "handed_over":
+                self.status = "handed_over"
             if step.finished:
                 return
             answer = performed.answer
@@ -301,9 +306,13 @@ class CallRun:
                 raise RuntimeError(f"nothing answers a run waiting for {step.waiting_for}")
             step = self._interpreter.resume(step.state, answer, self._clock())
 
-    def _took(self, step: Step) -> None:
+    def _took(self, step: Step, *, handing_over: bool = False) -> None:
+        """Adopt the interpreter's step. A step that hands the call over is only
+        `handed_over` once its effects (setting the caller's variables, enqueueing) are done
+        (`handing_over`), so nothing treats the call as queued before it is."""
         self.state = step.state
-        self.status = "handed_over" if step.state.status == "handed_over" else "running"
+        handed_over = step.state.status == "handed_over" and not handing_over
+        self.status = "handed_over" if handed_over else "running"
         for warning in step.warnings:
             log.warning(
                 "ivr call %s, flow %s, node %s: %s: %s",
@@ -354,6 +363,8 @@ class CallRun:
         elif isinstance(effect, RecordVoicemail):
             return await self._record(effect)
         elif isinstance(effect, Enqueue):
+            if effect.returns_after_agent:
+                await self._guarded(self._control.set_variables(self.call, RETURN_AFTER_AGENT))
             self._enqueue(effect)
         elif isinstance(effect, Transfer):
             await self._transfer(effect.destination)

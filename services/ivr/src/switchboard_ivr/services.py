@@ -106,6 +106,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 DIRECT_QUEUE_FLOW_ID = "number-to-queue"
+RETURN_POLL_S = 0.05
 APOLOGY_PROMPT = "apology"
 _PROMPT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,127}$"
 
@@ -871,6 +872,9 @@ class CallsOptions:
     stale_arrival_s: float = 30.0
     max_arrival_age_s: float = 600.0
     crm_timeout_s: float = 1.0
+    agent_name_wait_s: float = 2.0
+    return_wait_s: float = 2.0
+    """How long after `call.unbridged` the caller may take to be parked again."""
     overflow: OverflowOptions = field(default_factory=OverflowOptions)
     overflow_events_remembered: int = 10_000
 
@@ -912,6 +916,8 @@ class CallsService:
         self._calls: dict[str, _CallEntry] = {}
         self._by_tenant: dict[str, set[str]] = {}
         self._agents: dict[str, str] = {}
+        self._agent_named: dict[str, asyncio.Future[None]] = {}
+        self._checking_return: set[str] = set()
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._overflow_events: OrderedDict[str, None] = OrderedDict()
 
@@ -1089,6 +1095,9 @@ class CallsService:
     def _forget(self, call_id: str) -> None:
         entry = self._calls.pop(call_id, None)
         self._agents.pop(call_id, None)
+        named = self._agent_named.pop(call_id, None)
+        if named is not None and not named.done():
+            named.set_result(None)
         if entry is None:
             return
         ids = self._by_tenant.get(entry.tenant_id)
@@ -1117,9 +1126,62 @@ class CallsService:
             self._forget(event.call_id)
 
     def call_unbridged(self, tenant_id: str, event: CallUnbridged) -> None:
+        """The caller's bridge ended: when the agent hung up, the caller is parked again
+        (`park_after_bridge`) and the run resumes at its post-call nodes; when the agent
+        transferred the caller elsewhere, the run keeps waiting for the next unbridge."""
         entry = self._entry(tenant_id, event.call_id)
-        if entry is not None and entry.run is not None and entry.run.status == "handed_over":
-            entry.run.agent_call_ended(self._agents.get(event.call_id))
+        if entry is None or entry.run is None or entry.run.status != "handed_over":
+            return
+        if event.call_id in self._checking_return:
+            return
+        self._checking_return.add(event.call_id)
+        self._side(self._resume_if_back(entry.run, event.call_id))
+
+    async def _resume_if_back(self, run: CallRun, call_id: str) -> None:
+        try:
+            if not await self._parked_again(run):
+                log.info(
+                    "call %s left its agent but is not back in the ivr (transferred?): "
+                    "its post-call flow waits",
+                    call_id,
+                )
+                return
+            if call_id not in self._agents:
+                await self._agent_named_or_timeout(call_id)
+            if run.status == "handed_over":
+                run.agent_call_ended(self._agents.get(call_id))
+        finally:
+            self._checking_return.discard(call_id)
+
+    async def _parked_again(self, run: CallRun) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._options.return_wait_s
+        while run.status == "handed_over":
+            try:
+                state = await self._control.call_state(run.call)
+            except Exception as exc:
+                log.warning("call %s: cannot ask the switch about it: %s", run.call_id, exc)
+                return False
+            if state is None:
+                return False
+            if state == "parked":
+                return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(RETURN_POLL_S)
+        return False
+
+    async def _agent_named_or_timeout(self, call_id: str) -> None:
+        """`call.unbridged` (calls topic) can overtake routing's `queue.call_answered` (queues
+        topic) when the agent hangs up at once: wait a moment for the agent's name, so the
+        survey is credited to the right agent."""
+        named = self._agent_named.get(call_id)
+        if named is None:
+            named = self._agent_named[call_id] = asyncio.get_running_loop().create_future()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(named), self._options.agent_name_wait_s)
+        if self._agent_named.get(call_id) is named:
+            del self._agent_named[call_id]
 
     def queue_call_answered(self, tenant_id: str, event: QueueCallAnswered) -> None:
         entry = self._entry(tenant_id, event.call_id)
@@ -1127,6 +1189,9 @@ class CallsService:
             self._agents[event.call_id] = event.agent_id
             if entry.run is not None:
                 entry.run.agent_id = event.agent_id
+            named = self._agent_named.get(event.call_id)
+            if named is not None and not named.done():
+                named.set_result(None)
 
     async def call_overflowed(
         self, tenant_id: str, event_id: str, event: CallOverflowed

@@ -61,6 +61,8 @@ class ScriptedCallControl:
     playback_gate: asyncio.Event | None = None
     """When set, playback waits for this event (a caller listening to a long prompt)."""
     record_commands: bool = True
+    variables: dict[str, dict[str, str]] = field(default_factory=dict)
+    states: dict[str, str] = field(default_factory=dict)
 
     def add_caller(
         self, call_id: str, entries: Iterable[str | None] = (), *, hang_up_at: int | None = None
@@ -134,6 +136,20 @@ class ScriptedCallControl:
         for terminator in request.terminators:
             entry = entry.removesuffix(terminator)
         return entry
+
+    async def call_state(self, call: CallRef) -> str | None:
+        """`states` of the call ("parked" unless a test says otherwise); None once gone."""
+        caller = self.callers.get(call.call_id)
+        if caller is None or caller.gone:
+            return None
+        return self.states.get(call.call_id, "parked")
+
+    async def set_variables(self, call: CallRef, variables: Mapping[str, str]) -> None:
+        """Kept in `variables`, not in `commands`: it is not something the caller hears."""
+        caller = self.callers.get(call.call_id)
+        if caller is None or caller.gone:
+            raise CallGone(call.call_id)
+        self.variables.setdefault(call.call_id, {}).update(variables)
 
     async def transfer(self, call: CallRef, destination: str, dialplan: str) -> None:
         caller = await self._arrive(call, "transfer", destination, dialplan)

@@ -655,7 +655,13 @@ def _enter_queue(run: _Run, node: QueueNode) -> None:
     state = run.state
     state.queue_id = node.queue
     run.effects.append(
-        Enqueue(node.queue, node.priority, tuple(node.skills), dict(state.variables))
+        Enqueue(
+            node.queue,
+            node.priority,
+            tuple(node.skills),
+            dict(state.variables),
+            returns_after_agent=node.post_call is not None,
+        )
     )
     run.finish("queued", queue_id=node.queue, hand_over=node.post_call is not None)
 

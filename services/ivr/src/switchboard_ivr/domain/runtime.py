@@ -109,10 +109,14 @@ class HttpRequest:
 
 @dataclass(frozen=True, slots=True)
 class Enqueue:
+    """Hand the call to routing; `returns_after_agent` keeps the caller on the line when
+    the agent hangs up, for the flow's post-call nodes (a survey)."""
+
     queue_id: str
     priority: int
     skills: tuple[str, ...]
     variables: Mapping[str, Scalar]
+    returns_after_agent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
