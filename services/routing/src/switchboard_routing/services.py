@@ -363,6 +363,7 @@ class RoutingService:
         self.ownership = PartitionOwnership()
         self.stats = RoutingStats()
         self._tenants: dict[str, TenantRouting] = {}
+        self._directory_changes_while_loading: dict[str, list[EventPayload]] = {}
         self._buffers: dict[int, PartitionBuffer] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -550,13 +551,21 @@ class RoutingService:
             return state
         partition = self.ownership.partition_of(tenant_id)
         epoch = self.ownership.epoch_of(partition)
-        load = await self._store.load_tenant(tenant_id)
+        changes = self._directory_changes_while_loading.setdefault(tenant_id, [])
+        try:
+            load = await self._store.load_tenant(tenant_id)
+        finally:
+            if self._directory_changes_while_loading.get(tenant_id) is changes:
+                del self._directory_changes_while_loading[tenant_id]
         state = self._tenants.get(tenant_id)
         if state is not None:
             return state
         if epoch is None or self.ownership.epoch_of(partition) != epoch:
             return None
-        return self._install(load, partition, epoch)
+        state = self._install(load, partition, epoch)
+        for payload in changes:
+            _apply_directory_change(state.directory, payload)
+        return state
 
     def _buffer(self, state: TenantRouting) -> PartitionBuffer | None:
         buffer = self._buffers.get(state.partition)
@@ -661,23 +670,13 @@ class RoutingService:
             return
         if not isinstance(payload, _DIRECTORY_EVENTS):
             return
+        pending = self._directory_changes_while_loading.get(tenant_id)
+        if pending is not None:
+            pending.append(payload)
         await self._store.apply_config_event(tenant_id, payload, self._now_dt())
         state = self._tenants.get(tenant_id)
-        if state is None:
-            return
-        directory = state.directory
-        if isinstance(payload, TenantCreated | TenantUpdated):
-            directory.sip_domain = payload.sip_domain
-        elif isinstance(payload, TenantDeleted):
-            directory.sip_domain = None
-            directory.extensions.clear()
-        elif isinstance(payload, UserCreated | UserUpdated):
-            if payload.extension:
-                directory.extensions[payload.user_id] = payload.extension
-            else:
-                directory.extensions.pop(payload.user_id, None)
-        elif isinstance(payload, UserDeleted):
-            directory.extensions.pop(payload.user_id, None)
+        if state is not None:
+            _apply_directory_change(state.directory, payload)
 
     async def refresh_queue(self, tenant_id: str, queue_id: str) -> None:
         """Apply the stored state of a queue (created, changed or deleted) to the engine of
@@ -1568,3 +1567,19 @@ def _answered_by(state: TenantRouting, offer: Offer, report: BridgeReport) -> st
         offer.agent_id,
     )
     return offer.agent_id
+
+
+def _apply_directory_change(directory: Directory, payload: EventPayload) -> None:
+    """Mirror one tenant or user config event in routing's in-memory directory."""
+    if isinstance(payload, TenantCreated | TenantUpdated):
+        directory.sip_domain = payload.sip_domain
+    elif isinstance(payload, TenantDeleted):
+        directory.sip_domain = None
+        directory.extensions.clear()
+    elif isinstance(payload, UserCreated | UserUpdated):
+        if payload.extension:
+            directory.extensions[payload.user_id] = payload.extension
+        else:
+            directory.extensions.pop(payload.user_id, None)
+    elif isinstance(payload, UserDeleted):
+        directory.extensions.pop(payload.user_id, None)
