@@ -144,7 +144,9 @@ async def test_agent_desktop_call_flow(cti: Harness, page: Any) -> None:
     await page.get_by_test_id("transfer-target").fill("zed")
     await page.get_by_test_id("btn-transfer").click()
     await expect(state).to_have_text("wrap up")
-    assert ("transfer", ("call-b1", "bridge:user/1009", "inline")) in cti.callcontrol.commands
+    assert ("transfer", ("call-b1", "bridge:user/1009@acme.example", "inline")) in (
+        cti.callcontrol.commands
+    )
     zed = cti.service.agents.require(cti.tenant, "zed")
     await eventually(lambda: zed.status.state is AgentState.RESERVED)  # it gets the pop
     await expect(page.get_by_test_id("wrapup")).to_be_visible()

@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -26,6 +26,8 @@ from switchboard_common.runtime import ServiceRuntime
 from switchboard_cti.callcontrol import CallRef, EavesdropMode, RecordVerb
 from switchboard_cti.main import CtiApp, assemble
 from switchboard_cti.settings import CtiSettings
+
+T = TypeVar("T")
 
 SECRET = "integration-test-secret-0123456789"
 AGENT_PERMISSIONS = ("calls:control", "calls:read", "tickets:write")
@@ -58,6 +60,10 @@ class FakeCallControl:
     async def hold(self, call: CallRef, on: bool) -> None:
         self._check(call.call_id)
         self.commands.append(("hold" if on else "unhold", (call.call_id,)))
+
+    async def mute(self, call: CallRef, muted: bool) -> None:
+        self._check(call.call_id)
+        self.commands.append(("mute" if muted else "unmute", (call.call_id,)))
 
     async def park(self, call: CallRef) -> None:
         self.commands.append(("park", (call.call_id,)))
@@ -116,6 +122,9 @@ class FakeTickets:
         self.created.append((token, body))
         number = f"ACME-{len(self.created):06d}"
         return {"id": f"t{len(self.created)}", "number": number, "subject": body["subject"]}
+
+
+SIP_DOMAIN = "acme.example"
 
 
 @dataclass
@@ -285,7 +294,9 @@ async def running_cti(
                     pass
                 await asyncio.sleep(0.05)
         async with EventPublisher(broker.producer_settings()) as publisher:
-            yield Harness(service, settings, publisher, callcontrol, cards, tickets)
+            harness = Harness(service, settings, publisher, callcontrol, cards, tickets)
+            await service.agents.directory.tenant_seen(harness.tenant, harness.tenant, SIP_DOMAIN)
+            yield harness
     finally:
         stop.set()
         await asyncio.gather(task, return_exceptions=True)
@@ -299,3 +310,14 @@ async def eventually(check: Callable[[], bool], timeout_s: float = 10.0) -> None
             return
         await asyncio.sleep(0.05)
     raise TimeoutError("condition not met in time")
+
+
+async def fetched_eventually(
+    fetch: Callable[[], Awaitable[list[T]]], timeout_s: float = 10.0
+) -> list[T]:
+    """Fetch until the answer is not empty (a row written after the state was pushed)."""
+    for _ in range(int(timeout_s / 0.05)):
+        if rows := await fetch():
+            return rows
+        await asyncio.sleep(0.05)
+    raise TimeoutError("nothing fetched in time")

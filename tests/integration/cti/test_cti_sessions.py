@@ -21,7 +21,14 @@ from switchboard_common.events.agents import AgentState, AgentStateChanged
 from switchboard_common.events.calls import CallBridged, CallEnded
 from switchboard_common.events.queues import CallOfferFailed, QueueConfigChanged
 from switchboard_common.testing.kafka import EventCollector
-from tests.integration.cti.harness import SUPERVISOR_PERMISSIONS, Harness, connect, running_cti
+from tests.integration.cti.harness import (
+    SUPERVISOR_PERMISSIONS,
+    Harness,
+    connect,
+    eventually,
+    fetched_eventually,
+    running_cti,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -125,6 +132,10 @@ async def test_agent_works_a_call_from_pop_to_wrap_up(
         assert held["result"]["agent"]["state"] == "on_hold"
         assert ("hold", ("call-1",)) in cti.callcontrol.commands
         assert (await desk.send("unhold"))["result"]["agent"]["state"] == "on_call"
+        muted = await desk.send("mute")
+        assert muted["ok"] and muted["result"]["agent"]["call"]["muted"] is True
+        assert ("mute", ("agent-leg-1",)) in cti.callcontrol.commands
+        assert (await desk.send("unmute"))["result"]["agent"]["call"]["muted"] is False
 
         # bad input gets an error for this desktop and disturbs nothing
         unknown = await desk.send("transfer", target_kind="agent", target="nobody")
@@ -363,8 +374,17 @@ async def test_synthetic_agents_work_through_the_websocket(
         assert cti.service.synthetic is not None
         member = next(m for m in cti.service.synthetic.members if m.agent_id == "synthetic-1")
         assert (member.calls_taken, member.wrap_ups) == (1, 1)
-        filed = await cti.service.repository.list_wrap_ups(tenant, "call-s1")
-        assert filed and filed[0]["disposition"] in agents.directory.policy(tenant).dispositions
+        filed = await fetched_eventually(
+            lambda: cti.service.repository.list_wrap_ups(tenant, "call-s1")
+        )
+        assert filed[0]["disposition"] in agents.directory.policy(tenant).dispositions
+
+        async with connect(cti.ws_url("/v1/agents/ws", cti.token("synthetic-2"))) as person:
+            await person.next("hello")
+            member = next(m for m in cti.service.synthetic.members if m.agent_id == "synthetic-2")
+            await eventually(lambda: member.stood_down)
+            await asyncio.sleep(1.0)
+            assert (await person.send("ping"))["ok"], "the synthetic agent did not take it back"
 
 
 async def test_consult_swap_conference_and_transfers(cti: Harness) -> None:
@@ -386,7 +406,7 @@ async def test_consult_swap_conference_and_transfers(cti: Harness) -> None:
         assert consult["target"] == {"kind": "agent", "value": "ivy"}
         assert busy["result"]["agent"]["state"] == "on_call", "talking to the consulted agent"
         leg = busy["result"]["consult_call_id"]
-        assert ("originate", ("user/1010", leg)) in cti.callcontrol.commands
+        assert ("originate", ("user/1010@acme.example", leg)) in cti.callcontrol.commands
         assert cti.callcontrol.commands[-1][0] == "conference"
         assert set(cti.callcontrol.commands[-1][1][0]) == {"call-6", "agent-leg-6", leg}
         again = await desk.send("consult", target_kind="number", target="+15550100")

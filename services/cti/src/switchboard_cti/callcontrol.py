@@ -63,6 +63,10 @@ class CallControl(Protocol):
 
     async def park(self, call: CallRef) -> None: ...
 
+    async def mute(self, call: CallRef, muted: bool) -> None:
+        """Silence (or restore) what this leg sends: the agent's microphone."""
+        ...
+
     async def transfer(self, call: CallRef, destination: str, dialplan: str = "inline") -> None:
         """Send the call to `destination` (an inline `bridge:<dial string>` by default)."""
         ...
@@ -173,6 +177,10 @@ class GrpcCallControl:
 
     async def park(self, call: CallRef) -> None:
         await self._invoke(call.node_id, "Park", self._ref(call), call_id=call.call_id)
+
+    async def mute(self, call: CallRef, muted: bool) -> None:
+        request = pb.MuteRequest(call=self._ref(call), muted=muted)
+        await self._invoke(call.node_id, "Mute", request, call_id=call.call_id)
 
     async def transfer(self, call: CallRef, destination: str, dialplan: str = "inline") -> None:
         request = pb.TransferRequest(

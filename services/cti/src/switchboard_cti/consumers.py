@@ -108,7 +108,7 @@ class ConfigEventsHandler:
         payload = envelope.payload()
         tenant = envelope.tenant
         if isinstance(payload, cfg.TenantCreated | cfg.TenantUpdated):
-            await self._directory.tenant_seen(payload.tenant_id, payload.slug)
+            await self._directory.tenant_seen(payload.tenant_id, payload.slug, payload.sip_domain)
         elif isinstance(payload, cfg.TenantDeleted):
             for record in self._agents.agents(payload.tenant_id):
                 await self._agents.forget(payload.tenant_id, record.agent_id)

@@ -32,6 +32,7 @@ class Directory:
         self._slugs: dict[str, str] = {}
         self._queues: dict[str, dict[str, QueueInfo]] = {}
         self._skill_names: dict[str, dict[str, str]] = {}
+        self._sip_domains: dict[str, str] = {}
 
     async def load(self) -> None:
         for row in await self._repository.load_tenants():
@@ -39,6 +40,8 @@ class Directory:
                 self._slugs[row["slug"]] = row["tenant_id"]
             if row["policy"]:
                 self._policies[row["tenant_id"]] = TenantPolicy.model_validate(row["policy"])
+            if row.get("sip_domain"):
+                self._sip_domains[row["tenant_id"]] = row["sip_domain"]
         for row in await self._repository.load_queues():
             self._queues.setdefault(row["tenant_id"], {})[row["queue_id"]] = QueueInfo(
                 row["queue_id"], row["name"], float(row["wrap_up_s"]), int(row["version"])
@@ -64,6 +67,7 @@ class Directory:
                 tenant_id,
                 slug=self.slug_of(tenant_id),
                 policy=policy.model_dump(mode="json"),
+                sip_domain=self._sip_domains.get(tenant_id),
             )
         self._policies[tenant_id] = policy
         return policy
@@ -75,10 +79,17 @@ class Directory:
         """The tenant id of a slug seen in admin's events, else the value itself."""
         return self._slugs.get(slug_or_id, slug_or_id)
 
-    async def tenant_seen(self, tenant_id: str, slug: str) -> None:
-        if self._slugs.get(slug) == tenant_id:
+    def sip_domain(self, tenant_id: str) -> str | None:
+        """The SIP domain the tenant's agents register in (from admin's tenant events)."""
+        return self._sip_domains.get(tenant_id)
+
+    async def tenant_seen(self, tenant_id: str, slug: str, sip_domain: str | None = None) -> None:
+        domain = sip_domain or self._sip_domains.get(tenant_id)
+        if self._slugs.get(slug) == tenant_id and self._sip_domains.get(tenant_id) == domain:
             return
         self._slugs[slug] = tenant_id
+        if domain:
+            self._sip_domains[tenant_id] = domain
         policy = self._policies.get(tenant_id)
         async with self._repository.transaction() as connection:
             await self._repository.save_tenant(
@@ -86,12 +97,14 @@ class Directory:
                 tenant_id,
                 slug=slug,
                 policy=policy.model_dump(mode="json") if policy else None,
+                sip_domain=domain,
             )
 
     async def tenant_deleted(self, tenant_id: str) -> None:
         self._policies.pop(tenant_id, None)
         self._queues.pop(tenant_id, None)
         self._skill_names.pop(tenant_id, None)
+        self._sip_domains.pop(tenant_id, None)
         for slug in [s for s, t in self._slugs.items() if t == tenant_id]:
             del self._slugs[slug]
         async with self._repository.transaction() as connection:

@@ -2,7 +2,7 @@
 
 - `cti_agents`: each agent's routing profile and where it is in the state machine (the
   live truth is in memory; this row lets a restarted process pick up where it was);
-- `cti_tenants`: tenant slug and cti policy (reasons, dispositions, wrap-up rules);
+- `cti_tenants`: tenant slug, SIP domain and cti policy (reasons, dispositions, wrap-up rules);
 - `cti_queues`: queue names and wrap-up timers, from routing's queue configuration events;
 - `cti_state_audit`: every forced state change (who, when, from, to);
 - `cti_wrap_ups`: dispositions and notes filed after calls;
@@ -39,6 +39,7 @@ tenants = sa.Table(
     metadata,
     sa.Column("tenant_id", sa.String(64), primary_key=True),
     sa.Column("slug", sa.String(64), nullable=True),
+    sa.Column("sip_domain", sa.String(253), nullable=True),
     sa.Column("policy", sa.JSON(), nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

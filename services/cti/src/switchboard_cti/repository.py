@@ -104,8 +104,15 @@ class CtiRepository:
         *,
         slug: str | None,
         policy: dict[str, Any] | None,
+        sip_domain: str | None = None,
     ) -> None:
-        values = {"tenant_id": tenant_id, "slug": slug, "policy": policy, "updated_at": _utcnow()}
+        values = {
+            "tenant_id": tenant_id,
+            "slug": slug,
+            "sip_domain": sip_domain,
+            "policy": policy,
+            "updated_at": _utcnow(),
+        }
         await connection.execute(self._upsert(models.tenants, values, ["tenant_id"]))
 
     async def delete_tenant(self, connection: AsyncConnection, tenant_id: str) -> None:

@@ -662,6 +662,8 @@ class AgentsService:
             call = record.call
             if call is None:
                 return
+            if on and call.recording == "paused":
+                return
             call.recording = "on" if on else "off"
             await self._commit(record, StateChange(record.status, record.status))
 
@@ -872,7 +874,7 @@ class ScreenPop:
 
 @dataclass(frozen=True, slots=True)
 class Templates:
-    agent_endpoint: str = "user/{extension}"
+    agent_endpoint: str = "user/{extension}@{domain}"
     number_endpoint: str = "sofia/gateway/pstn/{number}"
     recording_path: str = "/var/lib/switchboard/recordings/{tenant}/{call_id}.wav"
     default_region: str = "US"
@@ -966,8 +968,22 @@ class CallControls:
             await self._cc.hangup(self._ref(record, call, call.agent_leg_id), "CALL_REJECTED")
             return self._view(record)
         await self._cc.hangup(self._ref(record, call))
+        if call.conference_room is not None or call.consult is not None:
+            await self._release_conference_legs(record, call)
         await self._agents.finish_call(record.tenant_id, record.agent_id, call.call_id)
         return self._view(record)
+
+    async def _release_conference_legs(self, record: AgentRecord, call: AgentCall) -> None:
+        """In a conference the customer's leg is not bridged to the others any more: hanging
+        it up leaves the agent's phone and the added parties in the room, so end them too."""
+        legs = [call.agent_leg_id, *call.conference_legs]
+        if call.consult is not None:
+            legs.append(call.consult.call_id)
+        for leg in filter(None, legs):
+            try:
+                await self._cc.hangup(self._ref(record, call, leg))
+            except AppError as exc:
+                log.info("call %s: leg %s already gone: %s", call.call_id, leg, exc.message)
 
     async def _hold(self, record: AgentRecord, call: AgentCall, command: p.Hold) -> dict[str, Any]:
         on = command.cmd == "hold"
@@ -979,6 +995,12 @@ class CallControls:
     async def _mute(self, record: AgentRecord, call: AgentCall, command: p.Mute) -> dict[str, Any]:
         calls_domain.require_talking(call, command.cmd)
         muted = command.cmd == "mute"
+        if not call.agent_leg_id:
+            raise calls_domain.CallStateConflict(
+                f"cannot {command.cmd}: the agent's leg of the call is not known yet",
+                details={"field": "call_id"},
+            )
+        await self._cc.mute(self._ref(record, call, call.agent_leg_id), muted)
 
         def apply(current: AgentCall) -> None:
             current.muted = muted
@@ -994,7 +1016,15 @@ class CallControls:
                     f"no agent {target.value} to transfer to",
                     details={"field": "target", "target_kind": "agent"},
                 )
-            return self._t.agent_endpoint.format(extension=other.extension or other.agent_id)
+            domain = self._agents.directory.sip_domain(record.tenant_id)
+            if domain is None:
+                raise UnknownTransferTarget(
+                    "the tenant's SIP domain is not known yet: its agents cannot be dialled",
+                    details={"field": "target", "target_kind": "agent"},
+                )
+            return self._t.agent_endpoint.format(
+                extension=other.extension or other.agent_id, domain=domain
+            )
         if target.kind == "number":
             return self._t.number_endpoint.format(number=target.value)
         raise ValidationFailed(
@@ -1056,15 +1086,25 @@ class CallControls:
             )
 
     async def _hand_over(
-        self, record: AgentRecord, call: AgentCall, agent_id: str, pop: dict[str, Any] | None
+        self,
+        record: AgentRecord,
+        call: AgentCall,
+        agent_id: str,
+        pop: dict[str, Any] | None,
+        *,
+        talking_on: str | None = None,
+        room: str | None = None,
     ) -> None:
-        """The agent a call was transferred to is reserved for it and gets the same pop."""
+        """The agent a call was transferred to is reserved for it and gets the same pop; after a
+        consultation (`talking_on` their phone's leg, in `room`) they are already talking."""
         handed = AgentCall(
             call_id=call.call_id,
             node_id=call.node_id,
             queue_id=call.queue_id,
             caller_number=call.caller_number,
             offered_at=self._agents.now(),
+            agent_leg_id=talking_on,
+            conference_room=room,
         )
         if pop is None:
             context = CallContext(record.tenant_id, call.call_id, caller_number=call.caller_number)
@@ -1080,6 +1120,9 @@ class CallControls:
         message["transferred_from"] = record.agent_id
         if not await self._agents.offered(record.tenant_id, agent_id, handed, message):
             log.warning("transfer of %s: agent %s could not be reserved", call.call_id, agent_id)
+            return
+        if talking_on is not None:
+            await self._agents.answered(record.tenant_id, agent_id, call.call_id)
 
     def _agent_leg(self, call: AgentCall, action: str) -> str:
         if not call.agent_leg_id:
@@ -1163,7 +1206,17 @@ class CallControls:
         if not consult.talking_to_consult:
             await self._cc.hold(other, False)
         await self._cc.hangup(self._ref(record, call, self._agent_leg(call, "complete")))
+        pop = record.pop
         await self._agents.finish_call(record.tenant_id, record.agent_id, call.call_id)
+        if consult.target.kind == "agent":
+            await self._hand_over(
+                record,
+                call,
+                consult.target.value,
+                pop,
+                talking_on=consult.call_id,
+                room=consult.room,
+            )
         return {"transferred_to": {"kind": consult.target.kind, "target": consult.target.value}}
 
     async def _conference(

@@ -59,7 +59,8 @@ class CtiSettings(ServiceSettings):
     ws_send_queue: int = Field(default=256, ge=8, description="pushes queued per desktop")
     ws_ping_interval_s: float = Field(default=20.0, gt=0)
     agent_endpoint_template: str = Field(
-        default="user/{extension}", description="dial string of an agent ({extension})"
+        default="user/{extension}@{domain}",
+        description="dial string of an agent ({extension}, {domain}: the tenant's SIP domain)",
     )
     number_endpoint_template: str = Field(
         default="sofia/gateway/pstn/{number}", description="dial string of a number (E.164)"

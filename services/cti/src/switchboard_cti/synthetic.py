@@ -3,8 +3,10 @@
 Each one connects to this process's `/v1/agents/ws` with its own token, goes available,
 takes what routing offers (its simulated phone answers and hangs up), files the wrap-up
 with a disposition after a few seconds, sometimes takes a short break, and reconnects if
-the socket drops. Tokens come from admin's login when `CTI_SYNTHETIC_PASSWORD` is set;
-otherwise, in development only, they are minted with the shared JWT secret.
+the socket drops. When a person logs in as one of them (a desktop takeover), that synthetic
+agent stands down for good and leaves the person the agent's calls. Tokens come from admin's
+login when `CTI_SYNTHETIC_PASSWORD` is set; otherwise, in development only, they are minted
+with the shared JWT secret.
 
 Which agents: the agent users admin announced for each synthetic tenant (by extension),
 topped up with `synthetic-<n>` agents (extension 1001, 1002, ...) when there are fewer.
@@ -68,6 +70,8 @@ class SyntheticAgent:
         self._pending: asyncio.Task[None] | None = None
         self._policy: dict[str, Any] = {}
         self._handled: tuple[Any, ...] = ()
+        self.stood_down = False
+        """A person logged in as this agent (takeover): the synthetic one leaves them be."""
 
     def _next_id(self) -> str:
         self._ids += 1
@@ -75,7 +79,7 @@ class SyntheticAgent:
 
     async def run(self, stop: asyncio.Event) -> None:
         delay = self._b.reconnect_s[0]
-        while not stop.is_set():
+        while not stop.is_set() and not self.stood_down:
             try:
                 token = await self._token()
                 async with websockets.connect(f"{self._url}?token={token}") as socket:
@@ -101,6 +105,8 @@ class SyntheticAgent:
                     receiving.cancel()
                     return
                 await self._on_message(socket, orjson.loads(receiving.result()))
+                if self.stood_down:
+                    return
         finally:
             stopping.cancel()
             self._handled = ()
@@ -130,6 +136,12 @@ class SyntheticAgent:
             await self._on_agent(socket, message["agent"])
         elif kind == "pop":
             self.calls_taken += 1
+        elif kind == "takeover":
+            self.stood_down = True
+            log.info(
+                "synthetic agent %s: a person took over this desktop; standing down",
+                self.agent_id,
+            )
         elif kind == "reply" and not message.get("ok"):
             log.debug("synthetic agent %s: %s", self.agent_id, message.get("error"))
 

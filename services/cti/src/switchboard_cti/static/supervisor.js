@@ -20,9 +20,23 @@ function button(label, testid, handler) {
   return element;
 }
 
-function act(cmd, args) {
+function act(cmd, args, done) {
   SB.error("");
-  channel.send(cmd, args).catch((error) => SB.error((error.error || "error") + ": " + (error.message || "")));
+  channel.send(cmd, args).then(done || (() => {}),
+    (error) => {
+      SB.text("sup-status", "");
+      SB.error((error.error || "error") + ": " + (error.message || ""));
+    });
+}
+
+function eavesdrop(agentId, mode) {
+  const endpoint = SB.$("sup-endpoint").value.trim();
+  SB.text("sup-status", "calling " + endpoint + " to " + mode + "...");
+  act("eavesdrop", {agent_id: agentId, mode, endpoint},
+    () => {
+      const agent = agents.get(agentId);
+      SB.text("sup-status", mode + ": " + endpoint + " is on " + (agent ? agent.display_name : agentId) + "'s call");
+    });
 }
 
 function renderAgents() {
@@ -44,7 +58,7 @@ function renderAgents() {
       button("Log out", "force-logout-" + id, () => act("force_state", {agent_id: id, state: "logged_out"})),
     );
     for (const mode of ["listen", "whisper", "barge"]) {
-      actions.append(button(mode, mode + "-" + id, () => act("eavesdrop", {agent_id: id, mode, endpoint: SB.$("sup-endpoint").value.trim()})));
+      actions.append(button(mode, mode + "-" + id, () => eavesdrop(id, mode)));
     }
     body.append(row);
   }
