@@ -3,9 +3,11 @@
 Once every service is healthy, `provision_demo` sets up, through the services' public REST
 APIs, what the FreeSWITCH simulator's calls need to travel the whole call path: at admin the
 tenants acme and globex (with a tenant admin and an API key), the agent users 1001.. with SIP
-passwords, the skills the demo flow asks for and an always-open `business-hours` calendar, the
-numbers +12025550100 and +12025550200 pointed at the IVR flow; at ivr the demo flow, published and
-bound to the number; at routing the queues the flow enqueues to.
+passwords, the skills the demo flow asks for and a `business-hours` calendar (acme: always
+open; globex: office hours in New York), the numbers +12025550100 and +12025550200 pointed at
+the IVR flow; at ivr the demo flow, published and bound to the number; at routing the queues
+the flow enqueues to; at tickets a few customers (some VIPs, some with an open ticket) whose
+phones the simulated callers dial from.
 
 Every step is idempotent (an object that already exists is kept), so `up` may run again on the
 same `$SWITCHBOARD_HOME`; the credentials created are kept in `$SWITCHBOARD_HOME/demo.json`.
@@ -21,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -33,23 +36,67 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TIMEOUT_S = 15.0
 
 
+ALWAYS_OPEN = {day: ["00:00-00:00"] for day in DAYS}
+OFFICE_HOURS = {day: ["09:00-17:00"] for day in DAYS[:5]}
+
+
 @dataclass(frozen=True)
 class DemoTenant:
     slug: str
     name: str
     sip_domain: str
     number: str
+    timezone: str
+    weekly_hours: Mapping[str, list[str]]
 
 
 DEMO_TENANTS = (
-    DemoTenant("acme", "Acme Corp", "acme.example", "+12025550100"),
-    DemoTenant("globex", "Globex Corporation", "globex.example", "+12025550200"),
+    DemoTenant("acme", "Acme Corp", "acme.example", "+12025550100", "UTC", ALWAYS_OPEN),
+    DemoTenant(
+        "globex",
+        "Globex Corporation",
+        "globex.example",
+        "+12025550200",
+        "America/New_York",
+        OFFICE_HOURS,
+    ),
 )
 """The demo tenants. Their numbers are valid E.164 ones from the 555-01xx fictional range:
-admin and ivr refuse the simulator's built-in +15550100 and +15550200."""
+admin and ivr refuse the simulator's built-in +15550100 and +15550200. Acme answers around the
+clock; Globex keeps office hours in New York, so after hours its callers reach voicemail."""
+
+SUPERVISOR_USERNAME = "supervisor"
+SUPERVISOR_EXTENSION = "1900"
+"""Each demo tenant's supervisor; the simulator registers a phone on this extension, so the
+supervisor page can listen, whisper and barge with `user/1900@<tenant domain>`."""
+
+DEMO_CUSTOMERS: tuple[tuple[str, str, int, str], ...] = (
+    ("Ada Lovelace", "Analytical Engines", 3, "Engine misses a carry"),
+    ("Grace Hopper", "US Navy", 2, "Compiler manual out of print"),
+    ("Alan Turing", "Bletchley Park", 0, ""),
+    ("Katherine Johnson", "NASA", 1, "Trajectory tables late"),
+    ("Edsger Dijkstra", "Eindhoven University", 0, ""),
+    ("Barbara Liskov", "MIT", 2, ""),
+    ("Donald Knuth", "Stanford", 0, "Cheque for an erratum not received"),
+    ("Margaret Hamilton", "Draper Lab", 3, ""),
+    ("Claude Shannon", "Bell Labs", 0, ""),
+    ("Frances Allen", "IBM", 1, "Invoice shows the wrong address"),
+)
+"""CRM customers of each demo tenant: name, company, VIP level (0-3), an open ticket's subject.
+Their phones are the first numbers of the simulator's caller pool, so about a third of the
+demo's callers pop with a customer card (VIPs of level 2 and up go to the VIP sales queue)."""
+CALLER_POOL = 30
+
+SIMULATED_KEYS = "1=45,2=30,9=10,0=15"
+"""What simulated callers press at each prompt: mostly the menu's 1 and 2, sometimes 9
+(voicemail) or a wrong key; survey answers come from the same draw."""
+SIMULATED_HANDLE_TIME_S = 10.0
+"""Mean talk time of the simulated agents: short, so calls reach the survey in a short run."""
 
 
-def simulator_world_args(agents_per_tenant: int) -> list[str]:
+def simulator_world_args(
+    agents_per_tenant: int, talk_time_s: float = SIMULATED_HANDLE_TIME_S
+) -> list[str]:
     """Simulator arguments for the demo world: the tenants' numbers and agent endpoints."""
     args: list[str] = []
     for tenant in DEMO_TENANTS:
@@ -59,8 +106,10 @@ def simulator_world_args(agents_per_tenant: int) -> list[str]:
         for tenant in DEMO_TENANTS
         for index in range(agents_per_tenant)
     ]
-    if endpoints:
-        args += ["--agents", ",".join(endpoints)]
+    endpoints += [f"{SUPERVISOR_EXTENSION}@{tenant.sip_domain}" for tenant in DEMO_TENANTS]
+    args += ["--agents", ",".join(endpoints)]
+    args += ["--keys", SIMULATED_KEYS, "--handle-time", str(talk_time_s)]
+    args += ["--caller-pool", str(CALLER_POOL)]
     return args
 
 
@@ -140,6 +189,7 @@ class DemoProvisioner:
         entry = tenants.setdefault(slug, {})
         entry.setdefault("admin_password", secrets.token_urlsafe(12) + "-A9")
         entry.setdefault("agent_password", secrets.token_urlsafe(12) + "-A9")
+        entry.setdefault("supervisor_password", secrets.token_urlsafe(12) + "-A9")
         entry.setdefault("sip_password", secrets.token_urlsafe(12))
         assert isinstance(entry, dict)
         return entry
@@ -203,8 +253,10 @@ class DemoProvisioner:
         skills: dict[str, str] = {}
         await self._step(f"{tenant.slug} skills", lambda: self._skills(key, skills))
         await self._step(f"{tenant.slug} agents", lambda: self._agent_users(key, entry, skills))
-        await self._step(f"{tenant.slug} calendar", lambda: self._calendar(key))
+        await self._step(f"{tenant.slug} supervisor", lambda: self._supervisor(key, entry))
+        await self._step(f"{tenant.slug} calendar", lambda: self._calendar(key, tenant))
         await self._step(f"{tenant.slug} queues", lambda: self._queues(key))
+        await self._step(f"{tenant.slug} customers", lambda: self._customers(key))
         flow_ok = await self._step(f"{tenant.slug} ivr flow", lambda: self._flow(key))
         if flow_ok:
             await self._step(f"{tenant.slug} ivr number", lambda: self._ivr_number(key, tenant))
@@ -253,21 +305,24 @@ class DemoProvisioner:
                 )
                 skills[name] = str(created.json()["id"])
 
+    async def _users(self, key: Mapping[str, str]) -> list[dict[str, Any]]:
+        existing = await self._call("admin", "GET", "/v1/users?limit=200", headers=key)
+        return _items(existing.json())
+
+    async def _create_user(self, key: Mapping[str, str], body: Mapping[str, Any]) -> None:
+        await self._call("admin", "POST", "/v1/users", headers=key, body=body)
+
     async def _agent_users(
         self, key: Mapping[str, str], entry: dict[str, Any], skills: Mapping[str, str]
     ) -> None:
-        existing = await self._call("admin", "GET", "/v1/users?limit=200", headers=key)
-        taken = {str(item.get("extension")) for item in _items(existing.json())}
+        taken = {str(item.get("extension")) for item in await self._users(key)}
         for index in range(self._agents):
             extension = str(1001 + index)
             if extension in taken:
                 continue
-            await self._call(
-                "admin",
-                "POST",
-                "/v1/users",
-                headers=key,
-                body={
+            await self._create_user(
+                key,
+                {
                     "username": extension,
                     "password": entry["agent_password"],
                     "display_name": f"Agent {extension}",
@@ -278,7 +333,22 @@ class DemoProvisioner:
                 },
             )
 
-    async def _calendar(self, key: Mapping[str, str]) -> None:
+    async def _supervisor(self, key: Mapping[str, str], entry: dict[str, Any]) -> None:
+        if any(item.get("username") == SUPERVISOR_USERNAME for item in await self._users(key)):
+            return
+        await self._create_user(
+            key,
+            {
+                "username": SUPERVISOR_USERNAME,
+                "password": entry["supervisor_password"],
+                "display_name": "Demo supervisor",
+                "roles": ["supervisor"],
+                "extension": SUPERVISOR_EXTENSION,
+                "sip_password": entry["sip_password"],
+            },
+        )
+
+    async def _calendar(self, key: Mapping[str, str], tenant: DemoTenant) -> None:
         existing = await self._call("admin", "GET", "/v1/calendars?limit=100", headers=key)
         if any(item.get("name") == DEMO_CALENDAR_ID for item in _items(existing.json())):
             return
@@ -289,8 +359,8 @@ class DemoProvisioner:
             headers=key,
             body={
                 "name": DEMO_CALENDAR_ID,
-                "timezone": "UTC",
-                "weekly": {day: ["00:00-00:00"] for day in DAYS},
+                "timezone": tenant.timezone,
+                "weekly": dict(tenant.weekly_hours),
             },
         )
 
@@ -333,6 +403,31 @@ class DemoProvisioner:
                     "service_level_seconds": 20,
                 },
             )
+
+    # ---- tickets ----------------------------------------------------------------------------
+    async def _customers(self, key: Mapping[str, str]) -> None:
+        for index, (name, company, vip_level, open_ticket) in enumerate(DEMO_CUSTOMERS):
+            phone = f"+1202555{1000 + index:04d}"
+            found = await self._call(
+                "tickets", "GET", f"/v1/customers?phone={quote(phone)}&limit=1", headers=key
+            )
+            if _items(found.json()):
+                continue
+            created = await self._call(
+                "tickets",
+                "POST",
+                "/v1/customers",
+                headers=key,
+                body={"name": name, "company": company, "phones": [phone], "vip_level": vip_level},
+            )
+            if open_ticket:
+                await self._call(
+                    "tickets",
+                    "POST",
+                    "/v1/tickets",
+                    headers=key,
+                    body={"subject": open_ticket, "customer_id": created.json()["id"]},
+                )
 
     # ---- ivr --------------------------------------------------------------------------------
     async def _flow(self, key: Mapping[str, str]) -> None:

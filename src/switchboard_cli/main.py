@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from switchboard_cli.demo import SIMULATED_HANDLE_TIME_S
 from switchboard_cli.supervisor import Supervisor, UpOptions
 
 
@@ -22,6 +23,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         call_rate=args.call_rate,
         seed=args.seed,
         agents_per_tenant=args.agents,
+        talk_time_s=args.talk_time,
     )
     return asyncio.run(Supervisor(options, out=lambda line: print(line, flush=True)).run())
 
@@ -102,8 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CALLS_PER_S",
         help="simulated callers per second across demo tenants (default 0.5)",
     )
-    up.add_argument("--agents", type=int, default=5, help="simulated agents per demo tenant")
+    up.add_argument(
+        "--agents", type=int, default=5, help="simulated agents per demo tenant (default 5)"
+    )
     up.add_argument("--seed", type=int, default=1, help="seed of the simulated world")
+    up.add_argument(
+        "--talk-time",
+        type=float,
+        default=SIMULATED_HANDLE_TIME_S,
+        metavar="SECONDS",
+        help="mean time a simulated agent's phone stays on a call before hanging up "
+        f"(default {SIMULATED_HANDLE_TIME_S:g}); raise it to work calls yourself at the desktop",
+    )
     up.set_defaults(func=cmd_up)
 
     sim = sub.add_parser(

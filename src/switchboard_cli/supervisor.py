@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 import httpx
 
-from switchboard_cli.demo import provision_demo, simulator_world_args
+from switchboard_cli.demo import SIMULATED_HANDLE_TIME_S, provision_demo, simulator_world_args
 from switchboard_common.settings import DEV_SECRET
 
 SERVICES: tuple[tuple[str, str, int, int], ...] = (
@@ -146,6 +146,7 @@ class UpOptions:
     call_rate: float
     seed: int
     agents_per_tenant: int
+    talk_time_s: float = SIMULATED_HANDLE_TIME_S
     start_timeout_s: float = 90.0
     quiet: bool = False
 
@@ -219,7 +220,7 @@ class Supervisor:
                     str(self.options.seed),
                     "--call-rate",
                     str(self.options.call_rate),
-                    *simulator_world_args(self.options.agents_per_tenant),
+                    *simulator_world_args(self.options.agents_per_tenant, self.options.talk_time_s),
                     "--dialplan-url",
                     f"{env['SB_ADMIN_HTTP']}/v1/freeswitch/dialplan",
                     "--dialplan-secret",

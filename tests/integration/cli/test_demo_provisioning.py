@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 
 from switchboard_cli.demo import DEMO_TENANTS, provision_demo, simulator_world_args
+from switchboard_simulator.cli import build_config
 
-SERVICES = ("admin", "ivr", "routing")
+SERVICES = ("admin", "ivr", "routing", "tickets")
 
 
 def _closed_port() -> int:
@@ -58,7 +59,7 @@ async def test_refused_steps_are_logged_with_the_http_error_and_the_rest_go_on(
             )
         if request.url.host == "routing":
             return httpx.Response(503, json={"error": "unavailable", "message": "starting"})
-        if request.method == "GET" and request.url.host == "admin":
+        if request.method == "GET" and request.url.host in ("admin", "tickets"):
             return httpx.Response(200, json={"items": []})
         if request.method == "GET":
             return httpx.Response(404, json={"error": "not-found", "message": "none"})
@@ -81,7 +82,7 @@ async def test_refused_steps_are_logged_with_the_http_error_and_the_rest_go_on(
         "HTTP 503 unavailable: starting"
         for tenant in DEMO_TENANTS
     ]
-    assert report.done == 7 * len(DEMO_TENANTS)
+    assert report.done == 9 * len(DEMO_TENANTS)
     state = json.loads((tmp_path / "demo.json").read_text())
     assert state["tenants"]["acme"]["tenant_id"] == "id-acme"
     assert state["tenants"]["globex"]["api_key"] == "key-globex"
@@ -113,6 +114,14 @@ def test_the_simulator_world_names_every_tenant_number_and_agent_endpoint() -> N
         "--number",
         "+12025550200=globex",
         "--agents",
-        "1001@acme.example,1002@acme.example,1001@globex.example,1002@globex.example",
+        "1001@acme.example,1002@acme.example,1001@globex.example,1002@globex.example,"
+        "1900@acme.example,1900@globex.example",
+        "--keys",
+        "1=45,2=30,9=10,0=15",
+        "--handle-time",
+        "10.0",
+        "--caller-pool",
+        "30",
     ]
-    assert simulator_world_args(0) == args[:4]
+    assert simulator_world_args(0)[4:6] == ["--agents", "1900@acme.example,1900@globex.example"]
+    assert build_config(args).world.callers.dtmf_choices["9"] == 10.0

@@ -85,8 +85,9 @@ def test_calls_travel_from_the_simulator_through_the_ivr_to_the_agents(first_run
     assert first_run.figure("calls_placed") > 0
     assert first_run.figure("ivr_completed") > 0, "calls ran the demo flow to its queue"
     assert first_run.figure("calls_answered_by_agents") > 0, "routing's offers were answered"
-    for figure in ("surveys", "voicemails", "calls_ended"):
-        assert first_run.figure(figure) >= 0
+    assert first_run.figure("calls_ended") > 0
+    for figure in ("surveys", "voicemails"):
+        assert first_run.summary[figure].isdigit(), f"{figure} is reported"
 
 
 def test_a_second_up_on_the_same_home_keeps_the_demo(first_run: UpRun) -> None:
