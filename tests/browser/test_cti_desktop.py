@@ -20,7 +20,13 @@ from switchboard_common.bus import BrokerEndpoint
 from switchboard_common.events.agents import AgentState
 from switchboard_common.events.calls import CallBridged
 from switchboard_common.events.queues import QueueConfigChanged
-from tests.integration.cti.harness import Harness, eventually, running_cti
+from tests.integration.cti.harness import (
+    SUPERVISOR_PERMISSIONS,
+    Harness,
+    eventually,
+    fetched_eventually,
+    running_cti,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "cti"
@@ -169,8 +175,6 @@ async def test_agent_desktop_call_flow(cti: Harness, page: Any) -> None:
 async def test_supervisor_page_shows_agents_and_forces_a_state(cti: Harness, page: Any) -> None:
     from playwright.async_api import expect
 
-    from tests.integration.cti.harness import SUPERVISOR_PERMISSIONS
-
     await cti.service.agents.set_state(cti.tenant, "ann", AgentState.AVAILABLE)
     await page.goto(f"{cti.base_url}/desktop/supervisor.html")
     await page.get_by_text("Use an access token").click()
@@ -186,5 +190,5 @@ async def test_supervisor_page_shows_agents_and_forces_a_state(cti: Harness, pag
     await expect(row).to_contain_text("not_ready (supervisor)")
     await expect(queue).to_contain_text("available: 1, not_ready: 1")
     await shot(page, "06-supervisor")
-    entries = await cti.service.repository.list_audit(cti.tenant, "ann")
+    entries = await fetched_eventually(lambda: cti.service.repository.list_audit(cti.tenant, "ann"))
     assert [(e.actor, e.to_state) for e in entries] == [("sup", "not_ready")]
