@@ -234,7 +234,30 @@ async def test_three_way_conference_from_the_desk(stack: CtiStack) -> None:
 
         assert stack.sim.hangup(call.call_id), "the customer hangs up"
         await stack.wait_state(tenant, "ada", "wrap_up")
+        await stack.eventually(
+            lambda: not stack.alive(call.agent_leg), what=lambda: "ada's phone is not left alone"
+        )
     stack.hang_up_everything(tenant)
+
+
+async def test_customer_leaving_a_conference_ends_it_for_everyone(stack: CtiStack) -> None:
+    tenant = await stack.new_tenant(["ada", "bob"])
+    async with stack.desk(tenant, "ada") as ada, stack.desk(tenant, "bob"):
+        call = await stack.deliver(tenant, ada, "ada")
+        merged = await ada.send("conference", target_kind="agent", target="bob")
+        assert merged["ok"], merged
+        leg = merged["result"]["conference_call_id"]
+        await stack.eventually(lambda: stack.room_of(call.call_id) is not None)
+        try:
+            assert stack.sim.hangup(call.call_id), "the customer hangs up"
+            await stack.wait_state(tenant, "ada", "wrap_up")
+            await stack.eventually(
+                lambda: not stack.alive(call.agent_leg) and not stack.alive(leg),
+                what=lambda: f"both agents' phones hung up (room: {stack.room_of(leg)})",
+            )
+            await stack.wait_event(leg, ENDED)
+        finally:
+            stack.hang_up_everything(tenant)
 
 
 async def test_desk_hangup_in_a_conference_releases_the_agent_phone(stack: CtiStack) -> None:

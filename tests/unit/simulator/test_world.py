@@ -332,3 +332,45 @@ def test_a_caller_recorded_alone_leaves_a_message_and_hangs_up() -> None:
     assert len(hangups) == 1
     stop = next(e for e in events if e.name == "RECORD_STOP")
     assert stop.get("Record-File-Path") == "/tmp/vm.wav"
+
+
+def _room_of_three(world: World, caller_flags: str) -> tuple[str, str, str]:
+    caller = _parked(world)
+    first = _originate(world, "user/1001@acme.example")[0].split()[1]
+    second = _originate(world, "user/1001@acme.example")[0].split()[1]
+    replies: list[str] = []
+    for leg, flags in ((caller, caller_flags), (first, "mintwo"), (second, "mintwo")):
+        target = f"conference:r9@default+flags{{{flags}}}"
+        world.execute_api("uuid_transfer", f"{leg} {target} inline", replies.append)
+    world.scheduler.run_until(world.now_us + 1000)
+    assert replies == ["+OK\n"] * 3
+    return caller, first, second
+
+
+def test_conference_ends_when_its_endconf_member_leaves() -> None:
+    world, events = _world(callers=CallerBehaviour(patience_mean_s=0, dtmf_choices={}))
+    caller, first, second = _room_of_three(world, "endconf|mintwo")
+    world.hangup(world.channels[caller])
+    world.scheduler.run_until(world.now_us + 100_000)
+    hangups = {
+        e.get("Unique-ID"): e.get("Hangup-Cause") for e in events if e.name == "CHANNEL_HANGUP"
+    }
+    assert hangups == {
+        caller: "NORMAL_CLEARING",
+        first: "NORMAL_CLEARING",
+        second: "NORMAL_CLEARING",
+    }
+    actions = [e.get("Action") for e in events if e.subclass == "conference::maintenance"]
+    assert actions[-4:] == ["del-member", "del-member", "del-member", "conference-destroy"]
+
+
+def test_conference_with_mintwo_ends_when_one_member_is_left() -> None:
+    world, events = _world(callers=CallerBehaviour(patience_mean_s=0, dtmf_choices={}))
+    caller, first, second = _room_of_three(world, "mintwo")
+    world.hangup(world.channels[first])
+    world.scheduler.run_until(world.now_us + 100_000)
+    assert not world.channels[caller].hung_up and not world.channels[second].hung_up
+    world.hangup(world.channels[second])
+    world.scheduler.run_until(world.now_us + 100_000)
+    hangup = [e for e in events if e.name == "CHANNEL_HANGUP" and e.get("Unique-ID") == caller]
+    assert [e.get("Hangup-Cause") for e in hangup] == ["NORMAL_CLEARING"]

@@ -227,3 +227,20 @@ async def test_variables_and_mute_become_one_api_command_each() -> None:
     with pytest.raises(NotFound):
         await service.mute("globex", "A", True)
     assert len(freeswitch.commands) == 3
+
+
+async def test_conference_ends_with_the_customer_and_never_leaves_one_alone() -> None:
+    service, freeswitch, _ = make()
+    service.on_esl_event("CHANNEL_CREATE", {"Unique-ID": "B", "variable_sb_tenant": "acme"})
+    room = await service.conference("acme", ["A", "B"], "room-1")
+    assert room == "room-1"
+    assert freeswitch.commands == [
+        "uuid_setvar A hangup_after_bridge false",
+        "uuid_setvar B hangup_after_bridge false",
+        "uuid_transfer A conference:room-1@default+flags{endconf|mintwo} inline",
+        "uuid_transfer B conference:room-1@default+flags{mintwo} inline",
+    ]
+    with pytest.raises(ValidationFailed):
+        await service.conference("acme", ["A"], "room-2")
+    with pytest.raises(NotFound):
+        await service.conference("globex", ["A", "B"], "room-3")

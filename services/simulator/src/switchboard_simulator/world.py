@@ -199,13 +199,35 @@ class _Collect:
 
 @dataclass(slots=True)
 class _Conference:
-    """A mod_conference room: its members by channel uuid, with their member ids."""
+    """A mod_conference room: its members by channel uuid, with their member ids.
+
+    Member flags as mod_conference reads them from `+flags{a|b}`: the room ends when the
+    last `endconf` member leaves, or, once a `mintwo` member has joined and two were in,
+    when fewer than two remain; its members are then hung up (unless their channel says
+    `hangup_after_conference=false`, when they are only kicked out)."""
 
     name: str
     profile: str
     domain: str
     uuid: str
     members: dict[str, int] = field(default_factory=dict)
+    end_members: set[str] = field(default_factory=set)
+    min_two: bool = False
+    enforce_min: bool = False
+    ending: bool = False
+
+
+def _conference_target(data: str) -> tuple[str, str, frozenset[str]]:
+    """`<name>[@<profile>][+<pin>][+flags{<flag>|...}]` -> name, profile, member flags."""
+    flags: frozenset[str] = frozenset()
+    start = data.find("+flags{")
+    if start >= 0:
+        end = data.find("}", start)
+        flags = frozenset(f for f in data[start + 7 : end if end >= 0 else None].split("|") if f)
+        data = data[:start]
+    head = data.split("+", 1)[0]
+    name, _, profile = head.partition("@")
+    return name, profile or "default", flags
 
 
 class World:
@@ -904,8 +926,7 @@ class World:
         """mod_conference: `<name>@<profile>[+flags{...}]`; CUSTOM conference::maintenance
         events (conference-create, add-member, del-member, conference-destroy)."""
         self._block(channel, pending)
-        name, _, rest = pending.data.partition("@")
-        profile = rest.split("+", 1)[0] or "default"
+        name, profile, flags = _conference_target(pending.data)
         conference = self._conferences.get(name)
         if channel.answer_state != "answered":
             self.answer(channel)
@@ -916,6 +937,10 @@ class World:
         self._member_sequence += 1
         member_id = self._member_sequence
         conference.members[channel.uuid] = member_id
+        if "endconf" in flags:
+            conference.end_members.add(channel.uuid)
+        conference.min_two = conference.min_two or "mintwo" in flags
+        conference.enforce_min = conference.min_two and len(conference.members) >= 2
         channel.set_var("conference_member_id", str(member_id))
         channel.set_var("conference_moderator", "false")
         channel.set_var("conference_ghost", "false")
@@ -927,11 +952,38 @@ class World:
             if conference.members.pop(channel.uuid, None) is None:
                 return
             self._conference_event(conference, "del-member", channel, member_id)
+            last_end_member = channel.uuid in conference.end_members
+            conference.end_members.discard(channel.uuid)
             if not conference.members:
                 self._conferences.pop(conference.name, None)
                 self._conference_event(conference, "conference-destroy")
+            elif (last_end_member and not conference.end_members) or (
+                conference.enforce_min and len(conference.members) < 2
+            ):
+                self._end_conference(conference)
 
         pending.on_stop = leave
+
+    def _end_conference(self, conference: _Conference) -> None:
+        """The room's thread notices on its next frame (20 ms) and lets every member go."""
+        if conference.ending:
+            return
+        conference.ending = True
+
+        def end() -> None:
+            for uuid in list(conference.members):
+                member = self.channels.get(uuid)
+                if member is None or member.hung_up:
+                    continue
+                if member.get_var("hangup_after_conference") == "false":
+                    current = self._current(member)
+                    if current is not None and current.app == "conference":
+                        self._complete_app(member, current)
+                        self._pump(member)
+                else:
+                    self.hangup(member, "NORMAL_CLEARING")
+
+        self.scheduler.call_later(0.02, end)
 
     def _conference_event(
         self,

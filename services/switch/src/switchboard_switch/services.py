@@ -235,6 +235,8 @@ class SwitchService:
         return await self._api_ok(" ".join(parts))
 
     async def conference(self, tenant_id: str, call_ids: list[str], name: str) -> str:
+        """Move the calls into one room. The first is the customer's: when it leaves, the
+        room ends and every other leg is hung up; a room down to one member ends too."""
         if len(call_ids) < 2:
             raise ValidationFailed(
                 "a conference needs at least two calls",
@@ -252,8 +254,11 @@ class SwitchService:
             )
         for call_id in call_ids:
             await self._api_ok(f"uuid_setvar {call_id} hangup_after_bridge false")
-        for call_id in call_ids:
-            await self._api_ok(f"uuid_transfer {call_id} conference:{room}@default inline")
+        for index, call_id in enumerate(call_ids):
+            flags = "endconf|mintwo" if index == 0 else "mintwo"
+            await self._api_ok(
+                f"uuid_transfer {call_id} conference:{room}@default+flags{{{flags}}} inline"
+            )
         return room
 
     def _watch_hangup(self, call_id: str) -> asyncio.Future[str]:
