@@ -31,7 +31,7 @@ test-integration: setup
 	$(VENV)/bin/pytest tests/integration -q $(PYTEST_ARGS)
 
 test: setup lint proto-check ## lint, then unit and integration tests (PostgreSQL + broker)
-	$(VENV)/bin/pytest tests -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests -q --durations=15 $(PYTEST_ARGS)
 
 proto: setup ## regenerate Python code from proto/switchboard/**.proto (committed)
 	$(PY) scripts/gen_protos.py
