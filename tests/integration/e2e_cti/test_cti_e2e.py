@@ -196,6 +196,30 @@ async def test_consult_then_complete_leaves_caller_with_the_consulted_agent(
     stack.hang_up_everything(tenant)
 
 
+async def test_consulted_agent_is_busy_during_the_consultation(stack: CtiStack) -> None:
+    tenant = await stack.new_tenant(["ada", "bob"])
+    async with stack.desk(tenant, "ada") as ada, stack.desk(tenant, "bob") as bob_desk:
+        await stack.deliver(tenant, ada, "ada")
+        consult = await ada.send("consult", target_kind="agent", target="bob")
+        assert consult["ok"], consult
+        leg = consult["result"]["consult_call_id"]
+        try:
+            notice = await bob_desk.next("colleague_call", WAIT_S)
+            assert (notice["from_agent"], notice["call_id"], notice["kind"]) == (
+                "ada",
+                leg,
+                "consult",
+            )
+            bob = await stack.wait_state(tenant, "bob", "on_call")
+            assert bob.call is not None and bob.call.call_id == leg
+            assert (await ada.send("consult_cancel"))["ok"]
+            await stack.wait_state(tenant, "bob", "available")
+            assert stack.record(tenant, "bob").call is None
+            assert stack.state(tenant, "ada") == "on_call"
+        finally:
+            stack.hang_up_everything(tenant)
+
+
 async def test_consulted_agent_is_on_the_call_after_complete(stack: CtiStack) -> None:
     tenant = await stack.new_tenant(["ada", "bob"])
     async with stack.desk(tenant, "ada") as ada, stack.desk(tenant, "bob"):
@@ -249,6 +273,8 @@ async def test_customer_leaving_a_conference_ends_it_for_everyone(stack: CtiStac
         leg = merged["result"]["conference_call_id"]
         await stack.eventually(lambda: stack.room_of(call.call_id) is not None)
         try:
+            bob = await stack.wait_state(tenant, "bob", "on_call")
+            assert bob.call is not None and bob.call.internal_from == "ada", "no queue call now"
             assert stack.sim.hangup(call.call_id), "the customer hangs up"
             await stack.wait_state(tenant, "ada", "wrap_up")
             await stack.eventually(
@@ -256,6 +282,7 @@ async def test_customer_leaving_a_conference_ends_it_for_everyone(stack: CtiStac
                 what=lambda: f"both agents' phones hung up (room: {stack.room_of(leg)})",
             )
             await stack.wait_event(leg, ENDED)
+            await stack.wait_state(tenant, "bob", "available")
         finally:
             stack.hang_up_everything(tenant)
 

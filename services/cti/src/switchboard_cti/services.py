@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from switchboard_common.errors import AppError, Forbidden, NotFound, ValidationFailed
 from switchboard_common.events.agents import (
@@ -110,7 +110,9 @@ class AgentsService:
         self._clock = clock
         self._lost_grace_s = desktop_lost_grace_s
         self._records: dict[AgentKey, AgentRecord] = {}
-        self._legs: dict[tuple[str, str], AgentKey] = {}
+        self._legs: dict[tuple[str, str], list[AgentKey]] = {}
+        """Agents concerned by each leg: a consulted colleague's phone leg is both the
+        consulting agent's third leg and the colleague's own (internal) call."""
         self._tasks: set[asyncio.Task[None]] = set()
         self.dirty_tenants: set[str] = set()
 
@@ -179,8 +181,16 @@ class AgentsService:
         return record
 
     def by_leg(self, tenant_id: str, leg: str) -> AgentRecord | None:
-        key = self._legs.get((tenant_id, leg))
-        return self._records.get(key) if key is not None else None
+        """The agent whose call this leg is; else one to whose call it belongs."""
+        records = self.all_by_leg(tenant_id, leg)
+        for record in records:
+            if record.call is not None and record.call.call_id == leg:
+                return record
+        return records[0] if records else None
+
+    def all_by_leg(self, tenant_id: str, leg: str) -> list[AgentRecord]:
+        keys = self._legs.get((tenant_id, leg), ())
+        return [self._records[key] for key in keys if key in self._records]
 
     def agents(self, tenant_id: str) -> list[AgentRecord]:
         return sorted(
@@ -217,10 +227,13 @@ class AgentsService:
         if legs == record.legs:
             return
         for leg in record.legs - legs:
-            if self._legs.get((record.tenant_id, leg)) == record.key:
-                del self._legs[(record.tenant_id, leg)]
-        for leg in legs:
-            self._legs[(record.tenant_id, leg)] = record.key
+            keys = self._legs.get((record.tenant_id, leg))
+            if keys is not None and record.key in keys:
+                keys.remove(record.key)
+                if not keys:
+                    del self._legs[(record.tenant_id, leg)]
+        for leg in legs - record.legs:
+            self._legs.setdefault((record.tenant_id, leg), []).append(record.key)
         record.legs = legs
 
     def publish_view(self, record: AgentRecord) -> None:
@@ -636,22 +649,61 @@ class AgentsService:
 
     async def leg_ended(self, tenant_id: str, leg: str) -> None:
         """A leg hung up: the customer's or the agent's ends the agent's call; a consulted
-        or conferenced party just leaves."""
-        record = self.by_leg(tenant_id, leg)
+        or conferenced party just leaves (and a consulted colleague's own call ends)."""
+        for record in self.all_by_leg(tenant_id, leg):
+            async with record.lock:
+                call = record.call
+                if call is None:
+                    continue
+                if leg in (call.call_id, call.agent_leg_id):
+                    await self._finish_call(record)
+                    continue
+                if call.consult is not None and leg == call.consult.call_id:
+                    call.consult = None
+                if leg in call.conference_legs:
+                    call.conference_legs.remove(leg)
+                await self._commit(record, StateChange(record.status, record.status))
+
+    async def colleague_connected(
+        self, tenant_id: str, agent_id: str, call: AgentCall, notice: dict[str, Any]
+    ) -> bool:
+        """A colleague consulted or conferenced this agent and the phone answered: an
+        internal call (`call.internal_from`) that keeps an available agent out of routing
+        until it ends. False when the agent was not available (the state stays)."""
+        record = self.find(tenant_id, agent_id)
         if record is None:
-            return
+            return False
         async with record.lock:
-            call = record.call
-            if call is None:
-                return
-            if leg in (call.call_id, call.agent_leg_id):
-                await self._finish_call(record)
-                return
-            if call.consult is not None and leg == call.consult.call_id:
-                call.consult = None
-            if leg in call.conference_legs:
-                call.conference_legs.remove(leg)
+            if record.call is not None:
+                return False
+            change = states.colleague_connected(record.status, self._clock())
+            if not change.changed:
+                return False
+            call.answered_at = self._clock()
+            record.call = call
+            record.pop = None
+            self._hub.to_agent(record.key, notice)
+            await self._commit(record, change)
+            return True
+
+    async def take_over_internal(
+        self, tenant_id: str, agent_id: str, leg: str, call: AgentCall, pop: dict[str, Any]
+    ) -> bool:
+        """The consulting agent completed the transfer: the colleague's internal call on
+        `leg` becomes the customer's call, without leaving the call states."""
+        record = self.find(tenant_id, agent_id)
+        if record is None:
+            return False
+        async with record.lock:
+            current = record.call
+            if current is None or not current.internal_from or current.call_id != leg:
+                return False
+            call.answered_at = current.answered_at or self._clock()
+            record.call = call
+            record.pop = pop
+            self._hub.to_agent(record.key, pop)
             await self._commit(record, StateChange(record.status, record.status))
+            return True
 
     async def recording_seen(self, tenant_id: str, leg: str, on: bool) -> None:
         """The switch reports recording of an agent's call started or stopped."""
@@ -680,7 +732,7 @@ class AgentsService:
         call = record.call
         assert call is not None
         policy = self._directory.policy(record.tenant_id)
-        talked = call.answered_at is not None
+        talked = call.answered_at is not None and not call.internal_from
         change = states.call_ended(
             record.status,
             self._clock(),
@@ -1118,6 +1170,10 @@ class CallControls:
             )
         message = {**pop, "popped_at": handed.offered_at}
         message["transferred_from"] = record.agent_id
+        if talking_on is not None and await self._agents.take_over_internal(
+            record.tenant_id, agent_id, talking_on, handed, message
+        ):
+            return
         if not await self._agents.offered(record.tenant_id, agent_id, handed, message):
             log.warning("transfer of %s: agent %s could not be reserved", call.call_id, agent_id)
             return
@@ -1133,7 +1189,12 @@ class CallControls:
         return call.agent_leg_id
 
     async def _add_party(
-        self, record: AgentRecord, call: AgentCall, target: TransferTarget, room: str
+        self,
+        record: AgentRecord,
+        call: AgentCall,
+        target: TransferTarget,
+        room: str,
+        kind: Literal["consult", "conference"],
     ) -> str:
         dial = self._dial(record, target)
         leg = await self._cc.originate(
@@ -1149,7 +1210,30 @@ class CallControls:
             [call.call_id, self._agent_leg(call, "conference"), leg],
             room,
         )
+        if target.kind == "agent":
+            await self._colleague_connected(record, call, target.value, leg, kind)
         return leg
+
+    async def _colleague_connected(
+        self, record: AgentRecord, call: AgentCall, colleague: str, leg: str, kind: str
+    ) -> None:
+        internal = AgentCall(
+            call_id=leg,
+            node_id=call.node_id,
+            caller_number=record.extension or record.agent_id,
+            offered_at=self._agents.now(),
+            agent_leg_id=leg,
+            internal_from=record.agent_id,
+        )
+        notice = {
+            "type": "colleague_call",
+            "kind": kind,
+            "call_id": leg,
+            "from_agent": record.agent_id,
+            "for_call_id": call.call_id,
+            "caller_number": call.caller_number,
+        }
+        await self._agents.colleague_connected(record.tenant_id, colleague, internal, notice)
 
     async def _consult(
         self, record: AgentRecord, call: AgentCall, command: p.Consult
@@ -1161,7 +1245,7 @@ class CallControls:
         if not call.held:
             await self._cc.hold(self._ref(record, call), True)
         try:
-            leg = await self._add_party(record, call, target, room)
+            leg = await self._add_party(record, call, target, room, "consult")
         except AppError:
             await self._cc.hold(self._ref(record, call), False)
             await self._agents.held(record.tenant_id, call.call_id, False)
@@ -1243,7 +1327,7 @@ class CallControls:
             )
         target = self._target(record, command.target_kind, command.target)
         room = call.conference_room or calls_domain.conference_room("sb-conf", call.call_id)
-        leg = await self._add_party(record, call, target, room)
+        leg = await self._add_party(record, call, target, room, "conference")
 
         def add(current: AgentCall) -> None:
             current.conference_room = room

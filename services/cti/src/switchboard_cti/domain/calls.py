@@ -68,6 +68,9 @@ class AgentCall:
     consult: ConsultLeg | None = None
     conference_room: str | None = None
     conference_legs: list[str] = field(default_factory=list)
+    internal_from: str = ""
+    """A colleague's consultation or conference leg (`call_id` is this agent's phone): the
+    agent id who called; no queue, no wrap-up."""
 
     @property
     def phase(self) -> CallPhase:

@@ -123,6 +123,9 @@ function onMessage(message) {
     case "card":
       if (view.pop && view.pop.call_id === message.call_id) renderCard(message.customer, message.card_status);
       break;
+    case "colleague_call":
+      log(message.from_agent + " brought you into a call (" + message.kind + ")");
+      break;
     case "call_ended":
       log("call ended");
       break;
