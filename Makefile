@@ -13,8 +13,11 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
+# Bytecode is compiled once here: where PYTHONDONTWRITEBYTECODE is set, every process would
+# otherwise compile each module it imports again (about 3 s more for each service to start).
 setup: $(UV) ## install everything into .venv from the committed lock file
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
+	$(PY) -m compileall -q -j 0 services/*/src src proto/python >/dev/null
 
 run: setup ## run every service on this machine
 	$(VENV)/bin/switchboard up

@@ -114,6 +114,11 @@ class ManagedProcess:
     def exited(self) -> bool:
         return self.process is not None and self.process.poll() is not None
 
+    def terminate(self) -> None:
+        """Ask the process to stop (SIGTERM: a graceful shutdown); `stop` waits for it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
     def stop(self, timeout_s: float = 10.0) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -174,6 +179,7 @@ class Supervisor:
         env["PYTHONUNBUFFERED"] = "1"
         if self.broker is not None:
             env["KAFKA_ENABLE_IDEMPOTENCE"] = "false"
+            env["KAFKA_EMBEDDED"] = "true"
         for name, value in DEMO_ENV.items():
             env.setdefault(name, value)
         env.setdefault("CTI_SYNTHETIC_AGENTS", str(self.options.agents_per_tenant))
@@ -427,6 +433,8 @@ class Supervisor:
         healthy = {proc.name: proc.health for proc in self.processes}
         if self.simulator is not None:
             self.simulator.stop()
+        for proc in self.processes:
+            proc.terminate()
         for proc in reversed(self.processes):
             proc.stop()
         for proc in self.processes:

@@ -43,6 +43,25 @@ def test_consumer_settings_from_service_settings() -> None:
     assert settings.client_id == "switchboard-routing"
 
 
+def test_the_embedded_broker_gets_short_join_and_fetch_timings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = _RoutingSettings(kafka_bootstrap_servers="kafka:9092")
+    apache = ConsumerSettings.from_service_settings(service, "routing-calls")
+    assert (apache.rebalance_timeout_ms, apache.fetch_max_wait_ms) == (10_000, 500)
+    monkeypatch.setenv("KAFKA_EMBEDDED", "true")
+    embedded = ConsumerSettings.from_service_settings(
+        _RoutingSettings(kafka_bootstrap_servers="127.0.0.1:9092"), "routing-calls"
+    )
+    assert (embedded.rebalance_timeout_ms, embedded.fetch_max_wait_ms) == (1_500, 50)
+    overridden = ConsumerSettings.from_service_settings(
+        _RoutingSettings(kafka_bootstrap_servers="127.0.0.1:9092"),
+        "routing-calls",
+        fetch_max_wait_ms=5,
+    )
+    assert overridden.fetch_max_wait_ms == 5
+
+
 def test_consumer_heartbeat_must_be_below_session_timeout() -> None:
     with pytest.raises(ValidationError, match="heartbeat_interval_ms"):
         ConsumerSettings(

@@ -28,6 +28,7 @@ SHARED_ENV_NAMES: dict[str, str] = {
     "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
     "kafka_enable_idempotence": "KAFKA_ENABLE_IDEMPOTENCE",
     "kafka_topic_partitions": "KAFKA_TOPIC_PARTITIONS",
+    "kafka_embedded": "KAFKA_EMBEDDED",
     "internal_secret": "SWITCHBOARD_INTERNAL_SECRET",
     "jwt_secret": "SWITCHBOARD_JWT_SECRET",
     "log_level": "LOG_LEVEL",
@@ -56,6 +57,11 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(default="", description="host:port[,host:port]")
     kafka_enable_idempotence: bool = True
     kafka_topic_partitions: int = Field(default=6, ge=1, le=1000)
+    kafka_embedded: bool = Field(
+        default=False,
+        description="the broker is the embedded Tansu: consumers use the short join and "
+        "fetch timings it needs (see bus.settings.EMBEDDED_CONSUMER_DEFAULTS)",
+    )
     internal_secret: SecretStr = SecretStr(DEV_SECRET)
     jwt_secret: SecretStr = SecretStr(DEV_SECRET)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

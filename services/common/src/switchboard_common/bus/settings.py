@@ -88,6 +88,7 @@ class ConsumerSettings(BaseModel):
             "bootstrap_servers": settings.kafka_bootstrap_servers,
             "group_id": group_id,
             "client_id": f"switchboard-{settings.SERVICE}",
+            **(EMBEDDED_CONSUMER_DEFAULTS if settings.kafka_embedded else {}),
         }
         values.update(overrides)
         return cls(**values)
