@@ -23,7 +23,7 @@ from switchboard_common.bus import BrokerEndpoint, EventPublisher, free_port
 from switchboard_common.errors import NotFound
 from switchboard_common.events import Envelope, EventPayload
 from switchboard_common.runtime import ServiceRuntime
-from switchboard_cti.callcontrol import CallRef, EavesdropMode, RecordVerb
+from switchboard_cti.callcontrol import CallControlRefused, CallRef, EavesdropMode, RecordVerb
 from switchboard_cti.main import CtiApp, assemble
 from switchboard_cti.settings import CtiSettings
 
@@ -40,6 +40,8 @@ class FakeCallControl:
     def __init__(self) -> None:
         self.commands: list[tuple[str, tuple[Any, ...]]] = []
         self.gone: set[str] = set()
+        self.unanswered: set[str] = set()
+        """Endpoints whose originate is refused as FreeSWITCH's NO_ANSWER would be."""
         self._legs = 0
 
     def _check(self, call_id: str) -> None:
@@ -81,6 +83,9 @@ class FakeCallControl:
         timeout_s: int,
         variables: Mapping[str, str],
     ) -> str:
+        if endpoint in self.unanswered:
+            self.commands.append(("originate", (endpoint, None)))
+            raise CallControlRefused(f"{endpoint} did not answer (NO_ANSWER)")
         self._legs += 1
         leg = f"leg-{self._legs}"
         self.commands.append(("originate", (endpoint, leg)))

@@ -479,3 +479,42 @@ async def test_wrap_up_timer_from_the_queue_releases_the_agent(cti: Harness) -> 
         assert wrap["state"] == "wrap_up" and wrap["disposition_done"] is True
         released = await desk.state("available", timeout_s=10)
         assert released["since"] >= wrap["wrap_up_until"]
+
+
+async def test_a_consulted_colleague_is_reserved_while_ringing_and_freed_after(
+    cti: Harness,
+) -> None:
+    agents = cti.service.agents
+    await agents.update_profile(cti.tenant, "jade", display_name="Jade", extension="1020")
+    await agents.set_state(cti.tenant, "jade", AgentState.AVAILABLE)
+    async with connect(cti.ws_url("/v1/agents/ws", cti.token("kim"))) as desk:
+        await desk.next("hello")
+        await desk.send("set_state", state="available")
+        await cti.offer("call-9", "kim")
+        await desk.next("pop", call_id="call-9")
+        await call_bridged(cti, "call-9", "agent-leg-9")
+        await desk.state("on_call")
+
+        cti.callcontrol.unanswered.add("user/1020@acme.example")
+        refused = await desk.send("consult", target_kind="agent", target="jade")
+        assert refused["error"]["error"] == "callcontrol-refused", refused
+        jade = agents.find(cti.tenant, "jade")
+        assert jade is not None and jade.status.state is AgentState.AVAILABLE
+        assert jade.call is None
+
+        cti.callcontrol.unanswered.clear()
+        consult = await desk.send("consult", target_kind="agent", target="jade")
+        assert consult["ok"], consult
+        leg = consult["result"]["consult_call_id"]
+        assert jade.status.state is AgentState.ON_CALL
+        assert jade.call is not None and (jade.call.call_id, jade.call.internal_from) == (
+            leg,
+            "kim",
+        )
+        await cti.offer("call-10", "jade")
+        await asyncio.sleep(0.5)
+        assert jade.call.call_id == leg, "routing's offer meets an agent on a call"
+        await call_ended(cti, leg)
+        await eventually(lambda: jade.status.state is AgentState.AVAILABLE)
+        assert jade.call is None and jade.wrapping == (None, None), "no wrap-up after a colleague"
+        await desk.next("agent", agent__call__consult=None)

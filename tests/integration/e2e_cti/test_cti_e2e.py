@@ -205,12 +205,14 @@ async def test_consulted_agent_is_busy_during_the_consultation(stack: CtiStack) 
         leg = consult["result"]["consult_call_id"]
         try:
             notice = await bob_desk.next("colleague_call", WAIT_S)
-            assert (notice["from_agent"], notice["call_id"], notice["kind"]) == (
-                "ada",
-                leg,
-                "consult",
-            )
+            assert (notice["from_agent"], notice["kind"]) == ("ada", "consult")
+            answered = await bob_desk.next("colleague_answered", WAIT_S)
+            assert answered["call_id"] == leg
             bob = await stack.wait_state(tenant, "bob", "on_call")
+            await stack.eventually(
+                lambda: stack.states_published(tenant, "bob")[-2:] == ["reserved", "on_call"],
+                what=lambda: f"bob reserved while ringing: {stack.states_published(tenant, 'bob')}",
+            )
             assert bob.call is not None and bob.call.call_id == leg
             assert (await ada.send("consult_cancel"))["ok"]
             await stack.wait_state(tenant, "bob", "available")

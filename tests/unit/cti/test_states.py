@@ -164,16 +164,3 @@ def test_lost_desktop_only_moves_an_available_agent() -> None:
     assert states.desktop_lost(at(AgentState.AVAILABLE), 2.0).after.reason == "desktop-lost"
     for state in (AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.NOT_READY):
         assert not states.desktop_lost(at(state), 2.0).changed
-
-
-@pytest.mark.parametrize(
-    "state",
-    [AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.NOT_READY],
-)
-def test_a_colleague_call_only_takes_an_available_agent(state: AgentState) -> None:
-    busy = at(state, reason="break" if state is AgentState.NOT_READY else "")
-    assert not states.colleague_connected(busy, 120.0).changed
-    taken = states.colleague_connected(at(AgentState.AVAILABLE), 120.0)
-    assert taken.after.state is AgentState.ON_CALL and taken.after.disposition_done
-    back = states.call_ended(taken.after, 150.0, wrap_up_s=0, disposition_required=False)
-    assert back.after.state is AgentState.AVAILABLE

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid as uuidlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -664,27 +665,48 @@ class AgentsService:
                     call.conference_legs.remove(leg)
                 await self._commit(record, StateChange(record.status, record.status))
 
-    async def colleague_connected(
+    async def colleague_ringing(
         self, tenant_id: str, agent_id: str, call: AgentCall, notice: dict[str, Any]
     ) -> bool:
-        """A colleague consulted or conferenced this agent and the phone answered: an
-        internal call (`call.internal_from`) that keeps an available agent out of routing
-        until it ends. False when the agent was not available (the state stays)."""
+        """A colleague is calling this agent for a consultation or a conference: an available
+        agent is reserved for that internal call (`call.internal_from`), so routing offers
+        nothing meanwhile. False when the agent was not available (the state stays)."""
         record = self.find(tenant_id, agent_id)
         if record is None:
             return False
         async with record.lock:
-            if record.call is not None:
+            if record.call is not None or record.status.state is not AgentState.AVAILABLE:
                 return False
-            change = states.colleague_connected(record.status, self._clock())
-            if not change.changed:
-                return False
-            call.answered_at = self._clock()
+            change = states.offered(record.status, self._clock())
             record.call = call
             record.pop = None
+            record.wrapping = (None, None)
             self._hub.to_agent(record.key, notice)
             await self._commit(record, change)
             return True
+
+    async def colleague_answered(
+        self, tenant_id: str, agent_id: str, placeholder: str, leg: str | None
+    ) -> None:
+        """The colleague's phone answered (`leg`: on the internal call until that leg ends)
+        or did not (None: available again)."""
+        record = self.find(tenant_id, agent_id)
+        if record is None:
+            return
+        async with record.lock:
+            call = record.call
+            if call is None or call.call_id != placeholder:
+                return
+            now = self._clock()
+            if leg is None:
+                record.call = None
+                await self._commit(record, states.offer_failed(record.status, now, missed=False))
+                return
+            call.call_id = leg
+            call.agent_leg_id = leg
+            call.answered_at = now
+            self._hub.to_agent(record.key, {"type": "colleague_answered", "call_id": leg})
+            await self._commit(record, states.answered(record.status, now))
 
     async def take_over_internal(
         self, tenant_id: str, agent_id: str, leg: str, call: AgentCall, pop: dict[str, Any]
@@ -1197,43 +1219,58 @@ class CallControls:
         kind: Literal["consult", "conference"],
     ) -> str:
         dial = self._dial(record, target)
-        leg = await self._cc.originate(
-            record.tenant_id,
-            call.node_id,
-            dial,
-            timeout_s=self._t.consult_timeout_s,
-            variables={"sb_consult_for": call.call_id, "sb_agent": record.agent_id},
+        colleague = target.value if target.kind == "agent" else None
+        ringing = (
+            await self._colleague_ringing(record, call, colleague, kind)
+            if colleague is not None
+            else None
         )
+        try:
+            leg = await self._cc.originate(
+                record.tenant_id,
+                call.node_id,
+                dial,
+                timeout_s=self._t.consult_timeout_s,
+                variables={"sb_consult_for": call.call_id, "sb_agent": record.agent_id},
+            )
+        except BaseException:
+            if colleague is not None and ringing is not None:
+                await self._agents.colleague_answered(record.tenant_id, colleague, ringing, None)
+            raise
+        if colleague is not None and ringing is not None:
+            await self._agents.colleague_answered(record.tenant_id, colleague, ringing, leg)
         await self._cc.conference(
             record.tenant_id,
             call.node_id,
             [call.call_id, self._agent_leg(call, "conference"), leg],
             room,
         )
-        if target.kind == "agent":
-            await self._colleague_connected(record, call, target.value, leg, kind)
         return leg
 
-    async def _colleague_connected(
-        self, record: AgentRecord, call: AgentCall, colleague: str, leg: str, kind: str
-    ) -> None:
+    async def _colleague_ringing(
+        self, record: AgentRecord, call: AgentCall, colleague: str, kind: str
+    ) -> str | None:
+        """Reserve an available colleague while their phone rings for a consultation or a
+        conference (an internal call with a placeholder id until the leg answers)."""
+        placeholder = f"colleague-{uuidlib.uuid4().hex}"
         internal = AgentCall(
-            call_id=leg,
+            call_id=placeholder,
             node_id=call.node_id,
             caller_number=record.extension or record.agent_id,
             offered_at=self._agents.now(),
-            agent_leg_id=leg,
             internal_from=record.agent_id,
         )
         notice = {
             "type": "colleague_call",
             "kind": kind,
-            "call_id": leg,
             "from_agent": record.agent_id,
             "for_call_id": call.call_id,
             "caller_number": call.caller_number,
         }
-        await self._agents.colleague_connected(record.tenant_id, colleague, internal, notice)
+        reserved = await self._agents.colleague_ringing(
+            record.tenant_id, colleague, internal, notice
+        )
+        return placeholder if reserved else None
 
     async def _consult(
         self, record: AgentRecord, call: AgentCall, command: p.Consult

@@ -174,14 +174,6 @@ def answered(status: AgentStatus, now: float) -> StateChange:
     return _move(status, AgentState.ON_CALL, now, disposition_done=True)
 
 
-def colleague_connected(status: AgentStatus, now: float) -> StateChange:
-    """A colleague's consultation or conference reached an available agent's phone: on the
-    call, so routing offers nothing meanwhile. Any other state is left as it is."""
-    if status.state is not AgentState.AVAILABLE:
-        return _unchanged(status)
-    return _move(status, AgentState.ON_CALL, now, disposition_done=True)
-
-
 def held(status: AgentStatus, now: float) -> StateChange:
     if status.state is AgentState.ON_HOLD:
         return _unchanged(status)

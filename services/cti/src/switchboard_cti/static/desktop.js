@@ -124,7 +124,10 @@ function onMessage(message) {
       if (view.pop && view.pop.call_id === message.call_id) renderCard(message.customer, message.card_status);
       break;
     case "colleague_call":
-      log(message.from_agent + " brought you into a call (" + message.kind + ")");
+      log(message.from_agent + " is calling you (" + message.kind + ")");
+      break;
+    case "colleague_answered":
+      log("on the call with a colleague");
       break;
     case "call_ended":
       log("call ended");
