@@ -21,6 +21,7 @@ from switchboard_common.events.agents import AgentState, AgentStateChanged
 from switchboard_common.events.calls import CallBridged, CallEnded
 from switchboard_common.events.queues import CallOfferFailed, QueueConfigChanged
 from switchboard_common.testing.kafka import EventCollector
+from switchboard_cti.domain.calls import AgentCall
 from tests.integration.cti.harness import (
     SUPERVISOR_PERMISSIONS,
     Harness,
@@ -518,3 +519,19 @@ async def test_a_consulted_colleague_is_reserved_while_ringing_and_freed_after(
         await eventually(lambda: jade.status.state is AgentState.AVAILABLE)
         assert jade.call is None and jade.wrapping == (None, None), "no wrap-up after a colleague"
         await desk.next("agent", agent__call__consult=None)
+
+
+async def test_a_colleague_ringing_when_cti_stopped_is_available_after_the_restart(
+    kafka_broker: BrokerEndpoint, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    workdir = tmp_path_factory.mktemp("restart")
+    async with running_cti(kafka_broker, workdir) as cti:
+        agents = cti.service.agents
+        await agents.set_state(cti.tenant, "lou", AgentState.AVAILABLE)
+        ringing = AgentCall(call_id="colleague-x", node_id="node-1", internal_from="max")
+        assert await agents.colleague_ringing(cti.tenant, "lou", ringing, {"type": "t"})
+        tenant = cti.tenant
+    async with running_cti(kafka_broker, workdir) as again:
+        lou = again.service.agents.find(tenant, "lou")
+        assert lou is not None and lou.call is None
+        assert lou.status.state is AgentState.AVAILABLE

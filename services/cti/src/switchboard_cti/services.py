@@ -131,7 +131,8 @@ class AgentsService:
     # ---- loading and lookup ---------------------------------------------------------------
 
     async def load(self) -> None:
-        """Take the agents back from the database (after a restart)."""
+        """Take the agents back from the database (after a restart). A colleague's call that
+        was still ringing went with the old process: that agent is available again."""
         for row in await self._repository.load_agents():
             record = AgentRecord(
                 tenant_id=row["tenant_id"],
@@ -152,6 +153,11 @@ class AgentsService:
             self._records[record.key] = record
             self._reindex(record)
             self._schedule_timers(record)
+            call = record.call
+            if call is not None and call.internal_from and call.answered_at is None:
+                record.call = None
+                released = states.offer_failed(record.status, self._clock(), missed=False)
+                await self._commit(record, released)
 
     async def stop(self) -> None:
         for record in self._records.values():
