@@ -24,6 +24,7 @@ from switchboard_common.testing.kafka import EventCollector
 from switchboard_cti.domain.calls import AgentCall
 from tests.integration.cti.harness import (
     SUPERVISOR_PERMISSIONS,
+    Desktop,
     Harness,
     connect,
     eventually,
@@ -91,6 +92,20 @@ async def call_bridged(cti: Harness, call_id: str, agent_leg: str) -> Envelope:
         ),
         call_id,
     )
+
+
+async def on_a_call(
+    cti: Harness, desk: Desktop, agent_id: str, call_id: str, *, queue_id: str = "q-sales"
+) -> str:
+    """The logged-in desk goes available, is offered `call_id` (the pop) and the call is
+    bridged to the agent's phone; the agent's leg once the desk shows on_call."""
+    await desk.send("set_state", state="available")
+    await cti.offer(call_id, agent_id, queue_id=queue_id)
+    await desk.next("pop", call_id=call_id)
+    agent_leg = call_id.replace("call-", "agent-leg-")
+    await call_bridged(cti, call_id, agent_leg)
+    await desk.state("on_call")
+    return agent_leg
 
 
 async def call_ended(cti: Harness, call_id: str) -> Envelope:
@@ -229,11 +244,7 @@ async def test_vanished_desktop_does_not_hold_the_state(cti: Harness) -> None:
     token = cti.token("carol")
     async with connect(cti.ws_url("/v1/agents/ws", token)) as desk:
         await desk.next("hello")
-        await desk.send("set_state", state="available")
-        await cti.offer("call-2", "carol")
-        await desk.next("pop", call_id="call-2")
-        await call_bridged(cti, "call-2", "agent-leg-2")
-        await desk.state("on_call")
+        await on_a_call(cti, desk, "carol", "call-2")
     record = cti.service.agents.require(cti.tenant, "carol")
     assert record.status.state.value == "on_call", "losing the desktop changes nothing"
     await call_ended(cti, "agent-leg-2")
@@ -469,11 +480,7 @@ async def test_wrap_up_timer_from_the_queue_releases_the_agent(cti: Harness) -> 
     )
     async with connect(cti.ws_url("/v1/agents/ws", cti.token("jo"))) as desk:
         await desk.next("hello")
-        await desk.send("set_state", state="available")
-        await cti.offer("call-7", "jo", queue_id="q-fast")
-        await desk.next("pop", call_id="call-7")
-        await call_bridged(cti, "call-7", "agent-leg-7")
-        await desk.state("on_call")
+        await on_a_call(cti, desk, "jo", "call-7", queue_id="q-fast")
         hung_up = await desk.send("hangup")
         assert hung_up["ok"] and ("hangup", ("call-7", "")) in cti.callcontrol.commands
         wrap = hung_up["result"]["agent"]
@@ -490,11 +497,7 @@ async def test_a_consulted_colleague_is_reserved_while_ringing_and_freed_after(
     await agents.set_state(cti.tenant, "jade", AgentState.AVAILABLE)
     async with connect(cti.ws_url("/v1/agents/ws", cti.token("kim"))) as desk:
         await desk.next("hello")
-        await desk.send("set_state", state="available")
-        await cti.offer("call-9", "kim")
-        await desk.next("pop", call_id="call-9")
-        await call_bridged(cti, "call-9", "agent-leg-9")
-        await desk.state("on_call")
+        await on_a_call(cti, desk, "kim", "call-9")
 
         cti.callcontrol.unanswered.add("user/1020@acme.example")
         refused = await desk.send("consult", target_kind="agent", target="jade")

@@ -276,6 +276,20 @@ class CtiStack:
         await self.eventually(on_call, what=f"{agent_id} on the call with leg {agent_leg}")
         return Delivered(call_id, agent_leg)
 
+    async def conference_in(self, desk: Desktop, call: Delivered, agent_id: str) -> tuple[str, str]:
+        """The agent on `call` adds colleague `agent_id` from the desk; the colleague's leg
+        and the room, once the three legs are in it."""
+        merged = await desk.send("conference", target_kind="agent", target=agent_id)
+        assert merged["ok"], merged
+        leg = str(merged["result"]["conference_call_id"])
+        room = str(merged["result"]["agent"]["call"]["conference_room"])
+        assert merged["result"]["agent"]["call"]["conference_legs"] == [leg]
+        await self.eventually(
+            lambda: self.room_of(call.call_id) == (room, {call.call_id, call.agent_leg, leg}),
+            what=lambda: f"the three legs in {room}: {self.room_of(call.call_id)}",
+        )
+        return leg, room
+
     def hang_up_everything(self, tenant: Tenant) -> None:
         """End what is left of the tenant's calls in the simulator (test clean-up)."""
         for channel in list(self.sim.world.channels.values()):

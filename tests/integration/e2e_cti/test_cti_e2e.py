@@ -241,16 +241,7 @@ async def test_three_way_conference_from_the_desk(stack: CtiStack) -> None:
     tenant = await stack.new_tenant(["ada", "bob"])
     async with stack.desk(tenant, "ada") as ada, stack.desk(tenant, "bob"):
         call = await stack.deliver(tenant, ada, "ada")
-
-        merged = await ada.send("conference", target_kind="agent", target="bob")
-        assert merged["ok"], merged
-        leg = merged["result"]["conference_call_id"]
-        room = merged["result"]["agent"]["call"]["conference_room"]
-        assert merged["result"]["agent"]["call"]["conference_legs"] == [leg]
-        await stack.eventually(
-            lambda: stack.room_of(call.call_id) == (room, {call.call_id, call.agent_leg, leg}),
-            what=lambda: f"the three legs in {room}: {stack.room_of(call.call_id)}",
-        )
+        leg, room = await stack.conference_in(ada, call, "bob")
         assert stack.state(tenant, "ada") == "on_call"
 
         assert stack.sim.hangup(leg), "bob leaves the conference"
@@ -270,10 +261,7 @@ async def test_customer_leaving_a_conference_ends_it_for_everyone(stack: CtiStac
     tenant = await stack.new_tenant(["ada", "bob"])
     async with stack.desk(tenant, "ada") as ada, stack.desk(tenant, "bob"):
         call = await stack.deliver(tenant, ada, "ada")
-        merged = await ada.send("conference", target_kind="agent", target="bob")
-        assert merged["ok"], merged
-        leg = merged["result"]["conference_call_id"]
-        await stack.eventually(lambda: stack.room_of(call.call_id) is not None)
+        leg, _ = await stack.conference_in(ada, call, "bob")
         try:
             bob = await stack.wait_state(tenant, "bob", "on_call")
             assert bob.call is not None and bob.call.internal_from == "ada", "no queue call now"
@@ -293,9 +281,7 @@ async def test_desk_hangup_in_a_conference_releases_the_agent_phone(stack: CtiSt
     tenant = await stack.new_tenant(["ada", "bob"])
     async with stack.desk(tenant, "ada") as ada, stack.desk(tenant, "bob"):
         call = await stack.deliver(tenant, ada, "ada")
-        merged = await ada.send("conference", target_kind="agent", target="bob")
-        assert merged["ok"], merged
-        await stack.eventually(lambda: stack.room_of(call.call_id) is not None)
+        await stack.conference_in(ada, call, "bob")
         hung_up = await ada.send("hangup")
         assert hung_up["ok"] and hung_up["result"]["agent"]["state"] == "wrap_up", hung_up
         await stack.wait_event(call.call_id, ENDED)

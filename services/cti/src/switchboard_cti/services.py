@@ -584,16 +584,27 @@ class AgentsService:
         record = self.ensure(tenant_id, agent_id)
         async with record.lock:
             try:
-                change = states.offered(record.status, self._clock())
+                await self._reserve(record, call, pop, pop=pop)
             except states.IllegalAgentTransition as exc:
                 log.warning("offer of %s to %s ignored: %s", call.call_id, agent_id, exc.message)
                 return False
-            record.call = call
-            record.pop = pop
-            record.wrapping = (None, None)
-            self._hub.to_agent(record.key, pop)
-            await self._commit(record, change)
             return True
+
+    async def _reserve(
+        self,
+        record: AgentRecord,
+        call: AgentCall,
+        message: dict[str, Any],
+        *,
+        pop: dict[str, Any] | None,
+    ) -> None:
+        """(Lock held.) The agent's phone rings for `call`: reserved, `message` on the desk."""
+        change = states.offered(record.status, self._clock())
+        record.call = call
+        record.pop = pop
+        record.wrapping = (None, None)
+        self._hub.to_agent(record.key, message)
+        await self._commit(record, change)
 
     async def answered(self, tenant_id: str, agent_id: str, call_id: str) -> None:
         record = self.find(tenant_id, agent_id)
@@ -683,12 +694,7 @@ class AgentsService:
         async with record.lock:
             if record.call is not None or record.status.state is not AgentState.AVAILABLE:
                 return False
-            change = states.offered(record.status, self._clock())
-            record.call = call
-            record.pop = None
-            record.wrapping = (None, None)
-            self._hub.to_agent(record.key, notice)
-            await self._commit(record, change)
+            await self._reserve(record, call, notice, pop=None)
             return True
 
     async def colleague_answered(
