@@ -168,6 +168,8 @@ class Supervisor:
         self.simulator: ManagedProcess | None = None
         self._stop = asyncio.Event()
         self._taken_ports: set[int] = set()
+        self.healthy_after_s: float | None = None
+        """Seconds from start until every service was healthy (the summary's `startup_s`)."""
 
     # ---- start-up -------------------------------------------------------------------------
     def _base_env(self) -> dict[str, str]:
@@ -364,6 +366,8 @@ class Supervisor:
             "services_healthy": f"{self.healthy_count()}/{len(self.processes)}",
             "restarts": sum(proc.restarts for proc in self.processes),
         }
+        if self.healthy_after_s is not None:
+            figures["startup_s"] = f"{self.healthy_after_s:.1f}"
         stats = await self._simulator_stats(client)
         if stats:
             figures["calls_placed"] = stats.get("calls_placed", 0)
@@ -406,6 +410,8 @@ class Supervisor:
                         all_up or now - started_at > self.options.start_timeout_s
                     ):
                         announced = True
+                        if all_up:
+                            self.healthy_after_s = now - started_at
                         self.out(self.table())
                         self.out(
                             f"{self.healthy_count()}/{len(self.processes)} services healthy "

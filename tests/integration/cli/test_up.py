@@ -63,6 +63,7 @@ def test_up_exits_0_with_every_service_healthy(first_run: UpRun) -> None:
     assert first_run.returncode == 0, first_run.output
     assert first_run.summary["services_healthy"] == "8/8"
     assert first_run.figure("restarts") == 0
+    assert 0 < float(first_run.summary["startup_s"]) < 120, "seconds until all were healthy"
 
 
 def test_services_json_lists_the_eight_services_with_their_health(first_run: UpRun) -> None:
