@@ -20,6 +20,7 @@ from switchboard_common.bus import BrokerEndpoint
 from switchboard_common.events.agents import AgentState
 from switchboard_common.events.calls import CallBridged
 from switchboard_common.events.queues import QueueConfigChanged
+from switchboard_cti.domain.calls import AgentCall
 from tests.integration.cti.harness import (
     SUPERVISOR_PERMISSIONS,
     Harness,
@@ -192,3 +193,15 @@ async def test_supervisor_page_shows_agents_and_forces_a_state(cti: Harness, pag
     await shot(page, "06-supervisor")
     entries = await fetched_eventually(lambda: cti.service.repository.list_audit(cti.tenant, "ann"))
     assert [(e.actor, e.to_state) for e in entries] == [("sup", "not_ready")]
+
+    agents = cti.service.agents
+    consult = AgentCall(call_id="colleague-b", node_id="node-1", internal_from="ann")
+    assert await agents.colleague_ringing(cti.tenant, "zed", consult, {"type": "colleague_call"})
+    zed = page.get_by_test_id("agent-zed")
+    await expect(zed).to_contain_text("reserved")
+    await agents.colleague_answered(cti.tenant, "zed", "colleague-b", "leg-zed")
+    await expect(zed).to_contain_text("on_call")
+    await expect(zed).to_contain_text("colleague ann")
+    await shot(page, "07-supervisor-colleague-call")
+    await agents.leg_ended(cti.tenant, "leg-zed")
+    await expect(zed).to_contain_text("available")

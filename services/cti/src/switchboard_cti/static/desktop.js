@@ -48,10 +48,11 @@ function renderAgent() {
   SB.show("call-controls", Boolean(call));
   if (call) {
     SB.text("call-status", call.phase + (call.held ? ", on hold" : "") + (call.muted ? ", muted" : "")
+      + (call.internal_from ? ", colleague " + call.internal_from : "")
       + (call.consult ? ", consulting " + call.consult.target.value : "")
       + (call.conference_room ? ", conference" : ""));
     SB.text("rec-state", call.recording);
-    SB.$("btn-answer").disabled = call.phase !== "ringing";
+    SB.$("btn-answer").disabled = call.phase !== "ringing" || Boolean(call.internal_from);
     SB.$("btn-hold").textContent = call.held && !call.consult ? "Unhold (H)" : "Hold (H)";
     SB.$("btn-mute").textContent = call.muted ? "Unmute" : "Mute";
     SB.show("consult-row", Boolean(call.consult));

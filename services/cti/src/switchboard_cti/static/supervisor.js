@@ -49,7 +49,9 @@ function renderAgents() {
     cell(row, agent.display_name + (agent.desktop_connected ? "" : " (no desktop)"));
     cell(row, agent.state + (agent.reason ? " (" + agent.reason + ")" : ""));
     cell(row, SB.clock(now - agent.since));
-    cell(row, agent.call ? agent.call.caller_number + (agent.call.held ? " on hold" : "") : "");
+    const caller = agent.call && agent.call.internal_from
+      ? "colleague " + agent.call.internal_from : agent.call ? agent.call.caller_number : "";
+    cell(row, caller + (agent.call && agent.call.held ? " on hold" : ""));
     const actions = cell(row, "");
     const id = agent.agent_id;
     actions.append(
