@@ -172,6 +172,17 @@ async def test_two_relays_on_postgres_publish_each_event_once_and_in_order(
             for relay in relays:
                 await relay.stop()
     assert sorted(collector.ids) == sorted(everything)
+    table = service.outbox.table
+    async with service.engine.connect() as connection:
+        rows = {
+            row.event_id: (row.id, row.attempts, row.last_error)
+            for row in await connection.execute(
+                sa.select(table.c.event_id, table.c.id, table.c.attempts, table.c.last_error)
+            )
+        }
     for tenant, envelopes in sent.items():
         received = [event.id for event in collector.events if event.tenant == tenant]
-        assert received == [envelope.id for envelope in envelopes]
+        assert received == [envelope.id for envelope in envelopes], (
+            f"{tenant}: outbox rows (id, attempts, last error) in the order consumed: "
+            f"{[rows[event_id] for event_id in received]}"
+        )
