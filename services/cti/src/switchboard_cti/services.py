@@ -1054,22 +1054,8 @@ class CallControls:
             await self._cc.hangup(self._ref(record, call, call.agent_leg_id), "CALL_REJECTED")
             return self._view(record)
         await self._cc.hangup(self._ref(record, call))
-        if call.conference_room is not None or call.consult is not None:
-            await self._release_conference_legs(record, call)
         await self._agents.finish_call(record.tenant_id, record.agent_id, call.call_id)
         return self._view(record)
-
-    async def _release_conference_legs(self, record: AgentRecord, call: AgentCall) -> None:
-        """In a conference the customer's leg is not bridged to the others any more: hanging
-        it up leaves the agent's phone and the added parties in the room, so end them too."""
-        legs = [call.agent_leg_id, *call.conference_legs]
-        if call.consult is not None:
-            legs.append(call.consult.call_id)
-        for leg in filter(None, legs):
-            try:
-                await self._cc.hangup(self._ref(record, call, leg))
-            except AppError as exc:
-                log.info("call %s: leg %s already gone: %s", call.call_id, leg, exc.message)
 
     async def _hold(self, record: AgentRecord, call: AgentCall, command: p.Hold) -> dict[str, Any]:
         on = command.cmd == "hold"
