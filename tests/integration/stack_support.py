@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from switchboard_common.auth import Authenticator
-from switchboard_common.bus import ConsumerSettings, ProducerSettings
-from switchboard_common.events import Envelope
+from switchboard_common.bus import ConsumerSettings, EventPublisher, ProducerSettings
+from switchboard_common.events import Envelope, EventPayload
 from switchboard_common.events.config import TenantCreated, TenantQuotas, UserCreated
 from switchboard_common.runtime import ServiceRuntime
 from switchboard_common.settings import load_settings
@@ -21,6 +25,7 @@ from switchboard_common.testing.kafka import EventCollector
 from switchboard_routing.main import RoutingApp, assemble
 from switchboard_routing.services import RoutingOptions
 from switchboard_routing.settings import RoutingSettings
+from switchboard_simulator.config import AgentEndpoint, TenantNumber
 from switchboard_simulator.simulator import Simulator
 from switchboard_switch.esl_adapter import EslLink
 from switchboard_switch.main import build
@@ -161,6 +166,62 @@ class Tenant:
     def endpoint(self, agent_id: str) -> str:
         """The dial string routing uses for the agent: `user/<extension>@<SIP domain>`."""
         return f"user/{self.endpoint_key(agent_id)}"
+
+
+AnyTenant = TypeVar("AnyTenant", bound=Tenant)
+
+
+def new_tenant(prefix: str, kind: type[AnyTenant]) -> AnyTenant:
+    """A fresh test tenant (of a suite's `Tenant` subclass `kind`): unique id (`prefix` names
+    the suite), number and SIP domain."""
+    tenant_id = f"{prefix}{uuid.uuid4().hex[:10]}"
+    return kind(
+        tenant_id, number=f"+1555{random.randrange(10**6, 10**7)}", domain=f"{tenant_id}.example"
+    )
+
+
+def agent_phone(tenant: Tenant, extension: str, **behaviour: Any) -> AgentEndpoint:
+    """A simulated agent phone in the tenant's SIP domain that answers within 0.1 s and
+    stays on the call for an hour unless `behaviour` says otherwise."""
+    settings: dict[str, Any] = {"answer_delay_s": (0.05, 0.1), "handle_time_mean_s": 3600.0}
+    return AgentEndpoint(user=extension, domain=tenant.domain, **{**settings, **behaviour})
+
+
+async def publish_as(
+    publisher: EventPublisher, source: str, tenant: Tenant, payload: EventPayload, subject: str
+) -> None:
+    """Publish `payload` about `subject` as the tenant's event from `source`."""
+    envelope = Envelope.wrap(payload, source=source, tenant=tenant.tenant_id, subject=subject)
+    await publisher.publish(envelope)
+
+
+async def onboard(
+    sim: Simulator,
+    publish: Callable[[Tenant, EventPayload, str], Any],
+    tenant: Tenant,
+    phones: Mapping[str, AgentEndpoint],
+    *,
+    limit: int = 50,
+) -> None:
+    """What admin and the phones do for a new tenant: its number in the simulator,
+    `tenant.created`, and per agent (agent id -> phone) the phone registered and
+    `user.created` with the phone's extension."""
+    sim.add_number(TenantNumber(number=tenant.number, tenant=tenant.tenant_id))
+    await publish(tenant, tenant_created(tenant.tenant_id, tenant.domain, limit), tenant.tenant_id)
+    for agent_id, phone in phones.items():
+        tenant.extensions[agent_id] = phone.user
+        sim.set_agent(phone)
+        await publish(tenant, agent_created(agent_id, phone.user), agent_id)
+
+
+async def eventually(check: Callable[[], bool], timeout_s: float = 20.0) -> None:
+    """Poll `check` until it holds (TimeoutError after `timeout_s`)."""
+    step = 0.02
+    for _ in range(int(timeout_s / step)):
+        if check():
+            return
+        await asyncio.sleep(step)
+    raise TimeoutError(f"condition still false after {timeout_s}s")
 
 
 def call_events(collector: EventCollector, call_id: str, event_type: str) -> list[Envelope]:

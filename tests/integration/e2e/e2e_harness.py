@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,13 +23,16 @@ from switchboard_common.events.queues import CallEnqueued
 from switchboard_common.runtime import ServiceRuntime
 from switchboard_common.testing.kafka import EventCollector
 from switchboard_routing.main import RoutingApp
-from switchboard_simulator.config import AgentEndpoint, TenantNumber
+from switchboard_simulator.config import AgentEndpoint
 from switchboard_simulator.simulator import Simulator
 from tests.integration.stack_support import (
     Tenant,
-    agent_created,
+    agent_phone,
     call_events,
-    tenant_created,
+    eventually,
+    new_tenant,
+    onboard,
+    publish_as,
     wait_call_events,
 )
 
@@ -54,40 +57,23 @@ class Harness:
     collector: EventCollector
 
     async def publish(self, tenant: Tenant, payload: EventPayload, subject: str) -> None:
-        envelope = Envelope.wrap(payload, source=SOURCE, tenant=tenant.tenant_id, subject=subject)
-        await self.publisher.publish(envelope)
+        await publish_as(self.publisher, SOURCE, tenant, payload, subject)
 
     # ------------------------------------------------------------------ admin
 
     async def new_tenant(self, agents: dict[str, AgentEndpoint | str]) -> Tenant:
         """A tenant with agents (agent id -> simulator endpoint or its outcome): admin's
         tenant and user events published, the endpoints registered in the simulator."""
-        tenant_id = f"e{uuid.uuid4().hex[:10]}"
-        tenant = Tenant(
-            tenant_id,
-            number=f"+1555{random.randrange(10**6, 10**7)}",
-            domain=f"{tenant_id}.example",
-        )
-        self.sim.add_number(TenantNumber(number=tenant.number, tenant=tenant_id))
-        created = tenant_created(tenant_id, tenant.domain)
-        await self.publish(tenant, created, tenant_id)
-        for index, (agent_id, behaviour) in enumerate(agents.items()):
-            extension = str(2001 + index)
-            tenant.extensions[agent_id] = extension
-            endpoint = (
-                AgentEndpoint(
-                    user=extension,
-                    domain=tenant.domain,
-                    outcome=behaviour,
-                    answer_delay_s=(0.05, 0.1),
-                    handle_time_mean_s=600,
-                )
+        tenant = new_tenant("e", Tenant)
+        phones = {
+            agent_id: (
+                agent_phone(tenant, str(2001 + index), outcome=behaviour, handle_time_mean_s=600)
                 if isinstance(behaviour, str)
                 else behaviour
             )
-            self.sim.set_agent(endpoint)
-            user = agent_created(agent_id, extension)
-            await self.publish(tenant, user, agent_id)
+            for index, (agent_id, behaviour) in enumerate(agents.items())
+        }
+        await onboard(self.sim, self.publish, tenant, phones)
         await self._until_directory_stored(tenant)
         return tenant
 
@@ -227,12 +213,4 @@ class Harness:
         assert channel is not None, f"no channel {leg_id} in the simulator"
         return str(channel.name)
 
-    @staticmethod
-    async def eventually(check: Callable[[], bool], timeout_s: float = 20.0) -> None:
-        """Poll `check` until it holds (TimeoutError after `timeout_s`)."""
-        step = 0.02
-        for _ in range(int(timeout_s / step)):
-            if check():
-                return
-            await asyncio.sleep(step)
-        raise TimeoutError(f"condition still false after {timeout_s}s")
+    eventually = staticmethod(eventually)

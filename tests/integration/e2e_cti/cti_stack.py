@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -34,7 +33,6 @@ from switchboard_common.testing.kafka import EventCollector
 from switchboard_cti.main import CtiApp
 from switchboard_cti.services import AgentRecord
 from switchboard_cti.settings import CtiSettings
-from switchboard_simulator.config import AgentEndpoint, TenantNumber
 from switchboard_simulator.simulator import Simulator
 from tests.integration.cti.harness import (
     AGENT_PERMISSIONS,
@@ -44,9 +42,10 @@ from tests.integration.cti.harness import (
 )
 from tests.integration.stack_support import (
     Tenant,
-    agent_created,
+    agent_phone,
     call_events,
-    tenant_created,
+    new_tenant,
+    onboard,
     wait_call_events,
 )
 
@@ -109,27 +108,11 @@ class CtiStack:
         extensions from them), the agents' phones registered in the simulator under the
         tenant's SIP domain, and a queue (routing's `queue.config_changed`) with the given
         wrap-up time."""
-        tenant_id = f"c{uuid.uuid4().hex[:10]}"
-        tenant = Tenant(
-            tenant_id,
-            number=f"+1555{random.randrange(10**6, 10**7)}",
-            domain=f"{tenant_id}.example",
-        )
+        tenant = new_tenant("c", Tenant)
+        tenant_id = tenant.tenant_id
         self._tenants.append(tenant)
-        self.sim.add_number(TenantNumber(number=tenant.number, tenant=tenant_id))
-        await self.publish(tenant, tenant_created(tenant_id, tenant.domain), tenant_id)
-        for agent_id in agent_ids:
-            extension = str(next(_extensions))
-            tenant.extensions[agent_id] = extension
-            self.sim.set_agent(
-                AgentEndpoint(
-                    user=extension,
-                    domain=tenant.domain,
-                    answer_delay_s=(0.05, 0.1),
-                    handle_time_mean_s=3600,
-                )
-            )
-            await self.publish(tenant, agent_created(agent_id, extension), agent_id)
+        phones = {agent_id: agent_phone(tenant, str(next(_extensions))) for agent_id in agent_ids}
+        await onboard(self.sim, self.publish, tenant, phones)
         queue = QueueConfigChanged(
             queue_id=QUEUE,
             version=1,

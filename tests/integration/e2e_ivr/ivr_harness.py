@@ -12,7 +12,6 @@ press).
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,11 +28,10 @@ from switchboard_common.events.config import CalendarChanged, NumberAssigned
 from switchboard_common.runtime import ServiceRuntime
 from switchboard_common.testing.kafka import EventCollector
 from switchboard_routing.main import RoutingApp
-from switchboard_simulator.config import AgentEndpoint, TenantNumber
 from switchboard_simulator.simulator import Simulator
 from switchboard_simulator.wire import Event
 from tests.integration import stack_support
-from tests.integration.stack_support import agent_created, tenant_created
+from tests.integration.stack_support import agent_phone, new_tenant, onboard, publish_as
 
 SECRET = "e2e-ivr-test-secret-0123456789-abcdefghij"
 SOURCE = "tests/e2e_ivr"
@@ -107,8 +105,7 @@ class IvrHarness:
     voicemail_template: str
 
     async def publish(self, tenant: Tenant, payload: EventPayload, subject: str) -> None:
-        envelope = Envelope.wrap(payload, source=SOURCE, tenant=tenant.tenant_id, subject=subject)
-        await self.publisher.publish(envelope)
+        await publish_as(self.publisher, SOURCE, tenant, payload, subject)
 
     # ------------------------------------------------------------------ admin
 
@@ -116,28 +113,12 @@ class IvrHarness:
         """A tenant with agents who answer at once and hang up after `TALK_S`: admin's
         tenant and user events published, the number and endpoints registered in the
         simulator."""
-        tenant_id = f"v{uuid.uuid4().hex[:10]}"
-        tenant = Tenant(
-            tenant_id,
-            number=f"+1555{random.randrange(10**6, 10**7)}",
-            domain=f"{tenant_id}.example",
-        )
-        self.sim.add_number(TenantNumber(number=tenant.number, tenant=tenant_id))
-        created = tenant_created(tenant_id, tenant.domain, limit=20)
-        await self.publish(tenant, created, tenant_id)
-        for index, agent_id in enumerate(agents):
-            extension = str(2001 + index)
-            tenant.extensions[agent_id] = extension
-            self.sim.set_agent(
-                AgentEndpoint(
-                    user=extension,
-                    domain=tenant.domain,
-                    answer_delay_s=(0.05, 0.1),
-                    handle_time_mean_s=3600.0,
-                )
-            )
-            user = agent_created(agent_id, extension)
-            await self.publish(tenant, user, agent_id)
+        tenant = new_tenant("v", Tenant)
+        phones = {
+            agent_id: agent_phone(tenant, str(2001 + index))
+            for index, agent_id in enumerate(agents)
+        }
+        await onboard(self.sim, self.publish, tenant, phones, limit=20)
         if tenant.extensions:
             await self._until_directory_stored(tenant)
         return tenant

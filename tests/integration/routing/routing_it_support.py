@@ -108,13 +108,3 @@ class FakeSwitch(pb_grpc.CallControlServicer):  # type: ignore[misc]
         async with asyncio.timeout(timeout_s), self._arrived:
             await self._arrived.wait_for(lambda: len(found()) >= count)
         return found()
-
-
-async def eventually(check: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    """Poll `check` until it holds (TimeoutError after `timeout_s`)."""
-    step = 0.02
-    for _ in range(int(timeout_s / step)):
-        if check():
-            return
-        await asyncio.sleep(step)
-    raise TimeoutError(f"condition still false after {timeout_s}s")

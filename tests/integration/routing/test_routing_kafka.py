@@ -17,7 +17,6 @@ import pytest
 from routing_it_support import (
     SECRET,
     FakeSwitch,
-    eventually,
     routing_settings,
     token,
 )
@@ -48,6 +47,7 @@ from switchboard_common.testing.kafka import EventCollector
 from switchboard_routing.main import RoutingApp, assemble
 from switchboard_routing.repository import PartitionBatch
 from switchboard_routing.services import RoutingOptions
+from tests.integration.stack_support import eventually
 
 PARTITIONS = 4
 
